@@ -1,0 +1,134 @@
+"""The pytest plugin that turns hidden suites into scored checks.
+
+Registered by :func:`autograder.grading.runner.grade_submission` for one
+pytest session per submission.  It provides the ``nb`` and ``rng`` fixtures,
+the ``grade`` marker, and collects one :class:`CheckResult` per test.  Nothing
+it records contains a hidden test's source, traceback or expected values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+
+from autograder.grading.judge import CheckFailed, ExtraCreditUnavailable
+from autograder.grading.results import CheckResult, Status
+from autograder.grading.session import StudentNotebook
+from autograder.sandbox.errors import SandboxError
+
+MARKER_HELP = ("grade(points, *, fn, extra_credit=False): points of this hidden check, "
+               "the student function it is about, and whether it is extra credit")
+
+
+class SuiteError(Exception):
+    """A hidden suite is malformed; the message says which file and what to fix."""
+
+
+@dataclass
+class CheckSpec:
+    notebook: str
+    name: str
+    function: str
+    description: str
+    points: float
+    extra_credit: bool
+
+
+@dataclass
+class GradingPlugin:
+    sessions: dict[str, StudentNotebook]
+    seed: int
+    results: list[CheckResult] = field(default_factory=list)
+    specs: dict[str, CheckSpec] = field(default_factory=dict)
+    internal_errors: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------ configuration
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", MARKER_HELP)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.specs[item.nodeid] = check_spec(item)
+
+    # ------------------------------------------------------------ fixtures
+
+    @pytest.fixture(scope="module")
+    def nb(self, request: pytest.FixtureRequest) -> StudentNotebook:
+        stem = notebook_of(request.module)
+        if stem not in self.sessions:
+            raise SuiteError(f"{request.module.__file__}: NOTEBOOK = {stem!r} is not a notebook of this assignment")
+        return self.sessions[stem]
+
+    @pytest.fixture
+    def rng(self, request: pytest.FixtureRequest) -> torch.Generator:
+        digest = hashlib.sha256(f"{self.seed}:{request.node.name}".encode()).digest()
+        return torch.Generator().manual_seed(int.from_bytes(digest[:8], "big") & ((1 << 63) - 1))
+
+    # ------------------------------------------------------------ outcomes
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        spec = self.specs[item.nodeid]
+        if call.when == "call" or (call.when == "setup" and report.failed):
+            status, message = self._judge(call, item)
+            self.results.append(CheckResult(
+                notebook=spec.notebook, name=spec.name, function=spec.function, description=spec.description,
+                max_points=spec.points, extra_credit=spec.extra_credit, status=status, message=message,
+            ))
+
+    def _judge(self, call: pytest.CallInfo, item: pytest.Item) -> tuple[Status, str]:
+        if call.excinfo is None:
+            return Status.PASSED, ""
+        error = call.excinfo.value
+        if isinstance(error, ExtraCreditUnavailable):
+            return Status.NOT_AVAILABLE, str(error)
+        if isinstance(error, (CheckFailed, SandboxError)):
+            return Status.FAILED, _clip(str(error))
+        if isinstance(error, AssertionError) and str(error):
+            return Status.FAILED, _clip(str(error))
+        if isinstance(error, SuiteError):
+            raise error
+        # A fault of the check itself, usually on an unexpected kind of answer.  The
+        # student sees only the exception type; the instructor can rerun with --debug.
+        self.internal_errors.append(f"{item.nodeid}: {type(error).__name__}: {error}")
+        return Status.FAILED, (f"this check could not evaluate your answer ({type(error).__name__}); "
+                               "make sure the function returns what its docstring asks for")
+
+
+def notebook_of(module: object) -> str:
+    stem = getattr(module, "NOTEBOOK", None)
+    if not isinstance(stem, str):
+        raise SuiteError(f"{getattr(module, '__file__', module)}: define NOTEBOOK = '<notebook stem>' at the top")
+    return stem
+
+
+def check_spec(item: pytest.Item) -> CheckSpec:
+    where = f"{item.path.name}::{item.name}"
+    marker = item.get_closest_marker("grade")
+    if marker is None:
+        raise SuiteError(f"{where}: every hidden check needs @pytest.mark.grade(points, fn='name')")
+    if len(marker.args) != 1 or "fn" not in marker.kwargs:
+        raise SuiteError(f"{where}: use @pytest.mark.grade(points, fn='name'), got args={marker.args} "
+                         f"kwargs={marker.kwargs}")
+    points = marker.args[0]
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
+        raise SuiteError(f"{where}: grade points must be a positive number, got {points!r}")
+    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()
+    return CheckSpec(
+        notebook=notebook_of(item.module),
+        name=item.name,
+        function=str(marker.kwargs["fn"]),
+        description=doc[0] if doc else item.name,
+        points=float(points),
+        extra_credit=bool(marker.kwargs.get("extra_credit", False)),
+    )
+
+
+def _clip(text: str, limit: int = 1500) -> str:
+    return text if len(text) <= limit else text[:limit] + " [...]"

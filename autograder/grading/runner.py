@@ -1,0 +1,141 @@
+"""Grade one submission: load its notebooks, run the hidden suites against them, return results.
+
+The data flow is one way::
+
+    submission -> notebooks.load_notebook -> session.StudentNotebook (sandboxed child)
+               -> pytest + plugin (trusted)  -> results.SubmissionResult
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.course import AssignmentSpec
+from autograder.grading.plugin import GradingPlugin
+from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult
+from autograder.grading.session import StudentNotebook
+from autograder.notebooks import LoadedNotebook, NotebookProblem, load_notebook, locate
+from autograder.sandbox.client import Sandbox
+
+
+class GraderError(Exception):
+    """The grader itself cannot proceed (bad suites, bad configuration); not the student's fault."""
+
+
+def suite_files(suites_dir: Path, assignment: AssignmentSpec) -> dict[str, Path]:
+    """Map each notebook stem to its hidden suite file; complain about missing ones."""
+    if not suites_dir.is_dir():
+        raise GraderError(
+            f"hidden suites directory {suites_dir} does not exist: pass --suites DIR "
+            "(a student release has no hidden suites; use `autograder check` there)"
+        )
+    files = {}
+    for spec in assignment.notebooks:
+        path = suites_dir / f"test_{spec.stem}.py"
+        if not path.is_file():
+            raise GraderError(f"hidden suite {path} is missing for notebook {spec.stem}")
+        files[spec.stem] = path
+    return files
+
+
+def grade_submission(*, submission: Path, student: str, assignment: AssignmentSpec, suites_dir: Path,
+                     sandbox: Sandbox, seed: int | None = None) -> SubmissionResult:
+    """Grade every notebook of ``assignment`` found in ``submission`` (a notebook or a directory)."""
+    started = time.monotonic()
+    seed = secrets.randbits(32) if seed is None else seed
+    files = suite_files(suites_dir, assignment)
+    sessions, paths = _open_sessions(submission, assignment, sandbox)
+    plugin = GradingPlugin(sessions=sessions, seed=seed)
+    try:
+        _run_pytest(list(files.values()), suites_dir, plugin)
+    finally:
+        for session in sessions.values():
+            session.close()
+    notebooks = tuple(_notebook_result(spec.stem, spec.points, paths.get(spec.stem), sessions[spec.stem],
+                                       [r for r in plugin.results if r.notebook == spec.stem])
+                      for spec in assignment.notebooks)
+    protections = sandbox.protections
+    return SubmissionResult(
+        student=student, assignment=assignment.name, notebooks=notebooks, seed=seed,
+        seconds=time.monotonic() - started,
+        protections=tuple(name for name, on in (protections.to_dict().items() if protections else ())
+                          if on is True),
+    )
+
+
+def _open_sessions(submission: Path, assignment: AssignmentSpec,
+                   sandbox: Sandbox) -> tuple[dict[str, StudentNotebook], dict[str, str]]:
+    sessions: dict[str, StudentNotebook] = {}
+    paths: dict[str, str] = {}
+    root = submission if submission.is_dir() else submission.parent
+    for spec in assignment.notebooks:
+        path = locate(submission, spec, others=assignment)
+        loaded: LoadedNotebook | None = None
+        problem = ""
+        if path is None:
+            problem = f"{spec.filename} was not found in the submission"
+        else:
+            paths[spec.stem] = str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+            try:
+                loaded = load_notebook(path, stem=spec.stem, root=root)
+            except NotebookProblem as error:
+                problem = str(error)
+        sessions[spec.stem] = StudentNotebook(stem=spec.stem, sandbox=sandbox, notebook=loaded, problem=problem)
+    return sessions, paths
+
+
+def _run_pytest(files: list[Path], suites_dir: Path, plugin: GradingPlugin) -> None:
+    """Run the hidden suites in this (trusted) process, with all of pytest's output swallowed.
+
+    pytest's own report would show hidden source in tracebacks, so it is never printed;
+    the plugin records what students may see.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        ini = Path(scratch) / "pytest.ini"
+        ini.write_text("[pytest]\n")
+        args = [*map(str, files), "-c", str(ini), "--rootdir", str(suites_dir), "--confcutdir", str(suites_dir),
+                "-p", "no:cacheprovider", "-p", "no:stepwise", "--assert=plain", "-q", "--no-header",
+                "-p", "no:randomly", "-W", "ignore"]
+        sink = io.StringIO()
+        dont_write = sys.dont_write_bytecode
+        sys.dont_write_bytecode = True  # leave the suites directory untouched
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                code = pytest.main(args, plugins=[plugin])
+        finally:
+            sys.dont_write_bytecode = dont_write
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        suite_lines = [line for line in sink.getvalue().splitlines() if "SuiteError" in line][:5]
+        raise GraderError(f"the hidden suites could not run (pytest exit {int(code)})"
+                          + ("".join(f"\n  {line}" for line in suite_lines) or
+                             ": run `autograder validate` to see what is wrong with them"))
+
+
+def _notebook_result(stem: str, max_points: float, path: str | None, session: StudentNotebook,
+                     checks: list[CheckResult]) -> NotebookResult:
+    problems = []
+    if session._problem:
+        problems.append(session._problem)
+    problems += [report.message for report in session.cell_reports if report.status != "ok"]
+    problems += session.notes
+    return NotebookResult(notebook=stem, max_points=max_points, path=path, checks=tuple(checks),
+                          cells=session.cell_reports, problems=tuple(problems), seconds=session.run_seconds)
+
+
+def zero_result(*, student: str, assignment: AssignmentSpec, reason: str, seed: int = 0) -> SubmissionResult:
+    """The catastrophic-failure path: a score of 0 with the reason, for every notebook."""
+    notebooks = tuple(NotebookResult(notebook=spec.stem, max_points=spec.points, path=None, checks=(),
+                                     problems=(reason,)) for spec in assignment.notebooks)
+    return SubmissionResult(student=student, assignment=assignment.name, notebooks=notebooks, seed=seed,
+                            seconds=0.0, problems=(reason,))
+
+
+__all__ = ["GraderError", "grade_submission", "zero_result", "suite_files", "Status"]

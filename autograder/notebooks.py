@@ -1,0 +1,123 @@
+"""Finding and reading a student's notebooks, with limits and clear complaints.
+
+Nothing here executes student code: a notebook is read as JSON, checked, and
+reduced to the list of its code cells' sources.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder.course import AssignmentSpec, NotebookSpec
+
+MAX_NOTEBOOK_BYTES = 50 << 20
+MAX_CODE_CELLS = 2_000
+
+
+class NotebookProblem(Exception):
+    """A notebook cannot be graded; the message tells the student what to do."""
+
+
+@dataclass(frozen=True)
+class LoadedNotebook:
+    stem: str
+    path: Path
+    code_cells: tuple[str, ...]
+    cell_ids: tuple[str, ...]  # nbgrader grade_id per code cell, "" where there is none
+
+
+def load_notebook(path: Path, *, stem: str, root: Path | None = None) -> LoadedNotebook:
+    """Read ``path`` as a notebook; raise :class:`NotebookProblem` with a helpful reason."""
+    name = path.name
+    if root is not None:
+        try:
+            path.resolve().relative_to(root.resolve())
+        except ValueError:
+            raise NotebookProblem(f"{name} points outside the submission (a symlink?): submit the file itself") from None
+    if path.is_dir():
+        raise NotebookProblem(f"{name} is a directory, not a notebook file: submit the .ipynb file")
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise NotebookProblem(f"{name} cannot be read ({error.strerror})") from None
+    if size > MAX_NOTEBOOK_BYTES:
+        raise NotebookProblem(
+            f"{name} is {size >> 20} MiB, over the {MAX_NOTEBOOK_BYTES >> 20} MiB limit: "
+            "clear its outputs (Edit > Clear All Outputs), save, and submit again"
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotebookProblem(f"{name} is not UTF-8 text (byte {error.start}): re-save it from Jupyter") from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise NotebookProblem(
+            f"{name} is not valid JSON ({error}): it may be truncated or edited by hand; "
+            "re-download it from Jupyter with File > Save and submit again"
+        ) from None
+    if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
+        raise NotebookProblem(f"{name} is JSON but not a Jupyter notebook: submit the .ipynb file")
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+    except Exception as error:
+        raise NotebookProblem(f"{name} is not a notebook nbformat can read ({type(error).__name__}): "
+                              "open it in Jupyter, save it, and submit again") from None
+    sources, ids = [], []
+    for cell in notebook.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        sources.append(source if isinstance(source, str) else "".join(source))
+        ids.append(str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")))
+    if len(sources) > MAX_CODE_CELLS:
+        raise NotebookProblem(f"{name} has {len(sources)} code cells, over the limit of {MAX_CODE_CELLS}")
+    return LoadedNotebook(stem=stem, path=path, code_cells=tuple(sources), cell_ids=tuple(ids))
+
+
+def locate(submission: Path, spec: NotebookSpec, *, others: AssignmentSpec | None = None) -> Path | None:
+    """Find the file of notebook ``spec`` in a submission directory.
+
+    Exact name first; then a file whose name contains the stem ("Copy of
+    02_tensors.ipynb", "02_tensors (1).ipynb"); then, for notebooks that lost
+    their name, the unclaimed file that defines most of the notebook's functions.
+    """
+    if submission.is_file():
+        return submission if _stem_matches(submission.name, spec.stem) else None
+    candidates = sorted(p for p in submission.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    for path in candidates:
+        if path.name == spec.filename:
+            return path
+    for path in candidates:
+        if _stem_matches(path.name, spec.stem):
+            return path
+    claimed = {p for p in candidates for other in (others.notebooks if others else ())
+               if _stem_matches(p.name, other.stem)}
+    best, best_hits = None, 0
+    for path in candidates:
+        if path in claimed:
+            continue
+        hits = _defined_names(path) & set(spec.functions)
+        if len(hits) > best_hits:
+            best, best_hits = path, len(hits)
+    return best if best_hits >= max(1, len(spec.functions) // 2) else None
+
+
+def _stem_matches(filename: str, stem: str) -> bool:
+    return stem in filename and filename.endswith(".ipynb")
+
+
+def _defined_names(path: Path) -> set[str]:
+    try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return set()
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return set(re.findall(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)", text.replace("\\n", "\n"), flags=re.M))

@@ -1,0 +1,377 @@
+"""The grader's side of the sandbox: start the warm process, open notebook processes, call into them.
+
+Usage::
+
+    with Sandbox(limits=Limits(), plan=IsolationPlan(mask_paths=(suites,))) as sandbox:
+        process = sandbox.open_notebook("02_tensors")
+        report = process.run_cell(0, "def gram(t): return t @ t.T")
+        value = process.call_name("gram", torch.ones(2, 3))
+        process.close()
+
+Everything that comes back is data decoded with ``torch.load(weights_only=True)``
+or a :class:`Ref` to an object that stays in the child.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from autograder.sandbox import codec
+from autograder.sandbox.errors import (
+    CallTimeout,
+    ChildDied,
+    MissingName,
+    ProtocolViolation,
+    SandboxUnavailable,
+    StudentError,
+)
+from autograder.sandbox.isolation import IsolationPlan, Protections
+from autograder.sandbox.limits import Limits, describe_bytes
+from autograder.sandbox.wire import WireError, WireTimeout, recv_message, send_message
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); sys.dont_write_bytecode = True; "
+    "from autograder.sandbox.zygote import main; main(int(sys.argv[2]))"
+)
+_GRACE_SECONDS = 2.0
+_START_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class CellReport:
+    """How one notebook cell ran in the sandbox."""
+
+    index: int
+    status: str  # "ok", "error", "timeout", "memory", "exit", "died", "skipped"
+    message: str = ""
+    seconds: float = 0.0
+    output: str = ""
+
+
+class Sandbox:
+    """One isolated warm process; :meth:`open_notebook` forks a fresh child from it."""
+
+    def __init__(self, *, limits: Limits | None = None, plan: IsolationPlan | None = None,
+                 require: Iterable[str] = ()) -> None:
+        self.limits = limits or Limits()
+        self.plan = plan or IsolationPlan()
+        self.require = tuple(require)
+        self.protections: Protections | None = None
+        self._control: socket.socket | None = None
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self._stderr = tempfile.TemporaryFile()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> "Sandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self._process is not None:
+            return
+        ours, theirs = socket.socketpair()
+        expose = tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, _PACKAGE_ROOT,
+                               str(Path(sys.executable).resolve().parent)}))
+        plan = IsolationPlan(user=self.plan.user, mask_paths=self.plan.mask_paths,
+                             expose_paths=self.plan.expose_paths + expose,
+                             isolate_network=self.plan.isolate_network)
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOTSTRAP, _PACKAGE_ROOT, str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            env=_scrubbed_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            start_new_session=True,
+            cwd="/",
+        )
+        theirs.close()
+        self._control = ours
+        try:
+            send_message(ours, {"isolation": plan.to_dict()})
+            ready, _ = recv_message(ours, deadline=time.monotonic() + _START_SECONDS, max_payload=0)
+        except WireError as error:
+            self.close()
+            raise SandboxUnavailable(f"the sandbox process did not start ({error}){self._stderr_tail()}") from None
+        if not ready.get("ok"):
+            self.close()
+            raise SandboxUnavailable(str(ready.get("message", "the sandbox refused to start")))
+        self.protections = Protections.from_dict(ready["protections"])
+        missing = [name for name in self.require if name in self.protections.missing()]
+        if missing:
+            self.close()
+            raise SandboxUnavailable(
+                "the sandbox cannot provide the required protections: " + ", ".join(missing)
+                + ". Run the grader as root on Linux (it drops to an unprivileged user), "
+                "or lower the requirement with --isolation=best-effort."
+            )
+
+    def close(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._process is not None:
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self._process.wait()
+            self._process = None
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-2000:].decode(errors="replace").strip()
+        return f":\n{tail}" if tail else ""
+
+    # ------------------------------------------------------------ notebook processes
+
+    def open_notebook(self, name: str) -> "NotebookProcess":
+        if self._control is None:
+            raise SandboxUnavailable("the sandbox is not running")
+        ours, theirs = socket.socketpair()
+        limits = {key: getattr(self.limits, key) for key in
+                  ("memory_bytes", "cpu_seconds", "file_bytes", "processes", "output_bytes",
+                   "reply_bytes", "threads")}
+        with self._lock:
+            try:
+                send_message(self._control, {"op": "fork", "limits": limits})
+                socket.send_fds(self._control, [b"F"], [theirs.fileno()])
+                reply, _ = recv_message(self._control, deadline=time.monotonic() + 30, max_payload=0)
+            except WireError as error:
+                raise SandboxUnavailable(f"the sandbox process stopped answering ({error})") from None
+            finally:
+                theirs.close()
+        return NotebookProcess(self, pid=int(reply["pid"]), sock=ours, name=name)
+
+    def wait_child(self, pid: int, timeout: float = 5.0) -> dict:
+        if self._control is None:
+            return {"state": "gone"}
+        with self._lock:
+            try:
+                send_message(self._control, {"op": "wait", "pid": pid, "timeout": timeout})
+                reply, _ = recv_message(self._control, deadline=time.monotonic() + timeout + 5, max_payload=0)
+            except WireError:
+                return {"state": "gone"}
+        return reply
+
+
+class NotebookProcess:
+    """One student notebook running in its own sandboxed child."""
+
+    def __init__(self, sandbox: Sandbox, *, pid: int, sock: socket.socket, name: str) -> None:
+        self.sandbox = sandbox
+        self.limits = sandbox.limits
+        self.pid = pid
+        self.name = name
+        self._sock = sock
+        self._dead_reason: str | None = None
+        self._killed_for: str | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._dead_reason is None
+
+    # ------------------------------------------------------------ cells
+
+    def run_cell(self, index: int, source: str, *, timeout: float | None = None) -> CellReport:
+        timeout = self.limits.cell_seconds if timeout is None else timeout
+        started = time.monotonic()
+        where = f"while running cell {index + 1}"
+        try:
+            reply, _ = self._exchange({"op": "run_cell", "index": index, "source": source, "timeout": timeout},
+                                      timeout=timeout, where=where)
+        except ChildDied as death:
+            return CellReport(index, "died", str(death), time.monotonic() - started)
+        except CallTimeout:
+            return CellReport(index, "timeout",
+                              f"cell {index + 1} ignored the {timeout:g} s time limit for a cell and its process "
+                              "was stopped; later cells run in a fresh process", time.monotonic() - started)
+        seconds = time.monotonic() - started
+        output = str(reply.get("output", ""))
+        if reply.get("ok"):
+            return CellReport(index, "ok", "", seconds, output)
+        kind = reply.get("kind", "error")
+        if kind == "timeout":
+            message = f"cell {index + 1} was stopped after the {timeout:g} s time limit for a cell"
+        elif kind == "memory":
+            message = f"memory limit of {describe_bytes(self.limits.memory_bytes)} exceeded while running cell {index + 1}"
+        elif kind == "exit":
+            message = f"cell {index + 1} {reply.get('message', 'called sys.exit()')}; the grader kept going"
+        else:
+            detail = f": {reply.get('message')}" if reply.get("message") else ""
+            message = f"cell {index + 1} raised {reply.get('exc_type', 'an error')}{detail}"
+        return CellReport(index, kind if kind in ("timeout", "memory", "exit") else "error", message, seconds, output)
+
+    # ------------------------------------------------------------ calls
+
+    def call_name(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self.request({"op": "call", "target": ["name", name]}, (list(args), kwargs), what=name)
+
+    def request(self, header: dict, value: Any = None, *, what: str, timeout: float | None = None) -> Any:
+        """Send one request; return the decoded value or raise a :class:`SandboxError`."""
+        timeout = self.limits.call_seconds if timeout is None else timeout
+        payload = codec.dumps(codec.encode(value, ref_for=_parent_ref_token)) if value is not None else b""
+        reply, blob = self._exchange({**header, "timeout": timeout}, payload, timeout=timeout,
+                                     where=f"while the grader called `{what}`")
+        if not reply.get("ok"):
+            raise self._failure(reply, what, timeout)
+        if not blob:
+            return None
+        try:
+            return codec.decode(codec.loads(blob), resolve_ref=lambda token: Ref(self, token))
+        except codec.CodecError as error:
+            raise ProtocolViolation(f"`{what}` returned something the grader cannot read: {error}") from None
+
+    def _failure(self, reply: dict, what: str, timeout: float) -> Exception:
+        kind = reply.get("kind")
+        if kind == "missing":
+            return MissingName(what, self.name)
+        if kind == "timeout":
+            return CallTimeout(f"`{what}` did not finish within the {timeout:g} s limit for a call")
+        if kind == "memory":
+            return StudentError(function=what, exc_type="MemoryError",
+                                message=f"memory limit of {describe_bytes(self.limits.memory_bytes)} exceeded",
+                                where=tuple(reply.get("where", ())))
+        if kind in ("error", "exit"):
+            return StudentError(function=what, exc_type=str(reply.get("exc_type", "SystemExit")),
+                                message=str(reply.get("message", "")), where=tuple(reply.get("where", ())))
+        if kind == "unsendable":
+            return StudentError(function=what, exc_type="a value", message=str(reply.get("message", "")))
+        return ProtocolViolation(f"the notebook process could not handle `{what}`: {reply.get('message', '')}")
+
+    def _exchange(self, header: dict, payload: bytes = b"", *, timeout: float, where: str) -> tuple[dict, bytes]:
+        if self._dead_reason is not None:
+            raise ChildDied(self._dead_reason)
+        try:
+            send_message(self._sock, header, payload)
+            return recv_message(self._sock, deadline=time.monotonic() + timeout + _GRACE_SECONDS,
+                                max_payload=self.limits.reply_bytes)
+        except WireTimeout:
+            self._kill(f"it did not respond within {timeout + _GRACE_SECONDS:g} s {where} and was stopped")
+            raise CallTimeout(f"{where.removeprefix('while ')}: no answer within {timeout:g} s") from None
+        except WireError as error:
+            if "limit" in str(error):
+                self._kill(f"it sent a reply over the size limit {where}")
+            raise ChildDied(self._death_reason(where)) from None
+
+    # ------------------------------------------------------------ ending
+
+    def _kill(self, reason: str) -> None:
+        self._killed_for = reason
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self._death_reason("")
+
+    def _death_reason(self, where: str) -> str:
+        if self._dead_reason is not None:
+            return self._dead_reason
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        status = self.sandbox.wait_child(self.pid)
+        if self._killed_for:
+            reason = f"the notebook process was stopped: {self._killed_for}"
+        elif status.get("state") == "signaled":
+            number = int(status.get("signal", 0))
+            reason = _signal_reason(number, self.limits) + f" {where}".rstrip()
+        elif status.get("state") == "exited":
+            reason = (f"the notebook process exited with status {status.get('code')} {where} "
+                      "(os._exit or a crash in native code)").replace("  ", " ")
+        else:
+            reason = f"the notebook process ended unexpectedly {where}".rstrip()
+        self._dead_reason = reason
+        self._sock.close()
+        return reason
+
+    def close(self) -> None:
+        if self._dead_reason is None:
+            self._killed_for = self._killed_for or "grading finished"
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self._death_reason("")
+            self._dead_reason = "closed"
+
+
+def _signal_reason(number: int, limits: Limits) -> str:
+    if number == signal.SIGXCPU:
+        return f"the notebook process used more than its {limits.cpu_seconds} s of CPU time"
+    if number == signal.SIGKILL:
+        return (f"the notebook process was killed (often the memory limit of "
+                f"{describe_bytes(limits.memory_bytes)} or the process limit)")
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    return f"the notebook process crashed ({name})"
+
+
+def _parent_ref_token(value: Any) -> codec.RefToken:
+    if isinstance(value, Ref):
+        return value.token
+    raise codec.CodecError(f"cannot send a {codec.type_name(value)} to the notebook")
+
+
+def _scrubbed_environment() -> dict[str, str]:
+    """The only variables the sandbox sees: nothing from the grader's environment."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+
+
+class Ref:
+    """A handle to an object that stays inside the notebook process."""
+
+    def __init__(self, process: NotebookProcess, token: codec.RefToken) -> None:
+        self.process = process
+        self.token = token
+
+    @property
+    def type_name(self) -> str:
+        return self.token.type_name
+
+    def __repr__(self) -> str:
+        return f"<Ref {self.type_name} #{self.token.ref_id}>"
+
+    def _target(self) -> dict:
+        return {"target": ["ref", self.token.ref_id]}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.process.request({"op": "call", **self._target()}, (list(args), kwargs),
+                                    what=self._label())
+
+    def method(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self.process.request({"op": "call", "method": name, **self._target()}, (list(args), kwargs),
+                                    what=f"{self._label()}.{name}")
+
+    def get(self, name: str) -> Any:
+        return self.process.request({"op": "getattr", "name": name, **self._target()}, what=f"{self._label()}.{name}")
+
+    def items(self, limit: int = 10_000) -> list:
+        return self.process.request({"op": "items", "limit": limit, **self._target()},
+                                    what=f"iterating over {self._label()}")
+
+    def len(self) -> int:
+        return self.process.request({"op": "len", **self._target()}, what=f"len({self._label()})")
+
+    def _label(self) -> str:
+        return self.type_name.rpartition(".")[2] or "object"

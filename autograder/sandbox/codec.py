@@ -1,0 +1,226 @@
+"""Turning values into data that can cross the sandbox boundary, and back.
+
+Only data crosses: every value becomes a tree of tagged tuples holding
+plain tensors and Python primitives, written with ``torch.save`` and read
+with ``torch.load(weights_only=True)``.  Anything else (a model, a
+DataLoader) stays on the side that owns it and crosses as a reference id.
+
+Tags::
+
+    ("p", value)              None, bool, int, float, str (exact types only)
+    ("n", value, type_name)   another number-like scalar (numpy.float32, ...)
+    ("t", tensor, meta)       a plain CPU or meta tensor plus what it was
+    ("l", [...]) / ("u", [...]) / ("d", [[key, value], ...])   list, tuple, dict
+    ("dev", "cuda:0") / ("dt", "float32")   torch.device, torch.dtype
+    ("r", ref_id, type_name, short_repr)    an object that stays behind
+
+The decoder trusts nothing: unknown tags, deep nesting or oversized trees
+raise :class:`CodecError`.
+"""
+
+from __future__ import annotations
+
+import io
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+MAX_DEPTH = 32
+MAX_NODES = 200_000
+MAX_STR = 1 << 20
+
+
+class CodecError(Exception):
+    """A value could not be encoded, or a received tree is malformed."""
+
+
+@dataclass(frozen=True)
+class TensorMeta:
+    """What the sending side reported about a tensor it returned."""
+
+    type_name: str
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+    device: str
+    requires_grad: bool
+    grad_fn: str | None
+    is_leaf: bool
+
+
+@dataclass(frozen=True)
+class RefToken:
+    """A reference to an object that stayed on the other side."""
+
+    ref_id: int
+    type_name: str
+    short_repr: str
+
+
+def type_name(value: Any) -> str:
+    cls = type(value)
+    module = getattr(cls, "__module__", "") or ""
+    name = getattr(cls, "__qualname__", cls.__name__)
+    return name if module == "builtins" else f"{module}.{name}"
+
+
+# ---------------------------------------------------------------- encoding
+
+
+def encode(value: Any, *, ref_for: Callable[[Any], RefToken]) -> Any:
+    """Turn ``value`` into a tagged tree; ``ref_for`` handles objects that stay behind."""
+    budget = [MAX_NODES]
+    return _encode(value, ref_for, budget, 0)
+
+
+def _encode(value: Any, ref_for, budget: list[int], depth: int) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise CodecError(f"the value has more than {MAX_NODES} parts; return something smaller")
+    if depth > MAX_DEPTH:
+        raise CodecError(f"the value is nested more than {MAX_DEPTH} levels deep")
+    kind = type(value)
+    if value is None or kind in (bool, int, float):
+        return ("p", value)
+    if kind is str:
+        return ("p", value[:MAX_STR])
+    if isinstance(value, RefToken):
+        return ("r", value.ref_id, value.type_name, value.short_repr)
+    if isinstance(value, torch.Tensor):
+        return _encode_tensor(value, type_name(value))
+    if kind.__module__ == "numpy" and kind.__name__ == "ndarray":
+        return _encode_tensor(torch.from_numpy(value.copy()), "numpy.ndarray")
+    if kind is torch.device:
+        return ("dev", str(value))
+    if kind is torch.dtype:
+        return ("dt", str(value).removeprefix("torch."))
+    if kind in (list, tuple):
+        tag = "l" if kind is list else "u"
+        return (tag, [_encode(item, ref_for, budget, depth + 1) for item in value])
+    if kind is dict:
+        return ("d", [[_encode(k, ref_for, budget, depth + 1), _encode(v, ref_for, budget, depth + 1)]
+                      for k, v in value.items()])
+    if isinstance(value, numbers.Number) and not isinstance(value, (bool, torch.Tensor)):
+        converted = _plain_number(value)
+        if converted is not None:
+            return ("n", converted, type_name(value))
+    token = ref_for(value)
+    return ("r", token.ref_id, token.type_name, token.short_repr)
+
+
+def _plain_number(value: Any) -> int | float | None:
+    for convert in (int, float) if isinstance(value, numbers.Integral) else (float,):
+        try:
+            return convert(value)
+        except Exception:  # a hostile __float__; the caller falls back to a reference
+            return None
+    return None
+
+
+def _encode_tensor(tensor: torch.Tensor, kind: str) -> tuple:
+    meta = {
+        "type": kind,
+        "dtype": str(tensor.dtype).removeprefix("torch."),
+        "shape": list(tensor.shape),
+        "device": str(tensor.device),
+        "requires_grad": bool(tensor.requires_grad),
+        "grad_fn": type(tensor.grad_fn).__name__ if tensor.grad_fn is not None else None,
+        "is_leaf": bool(tensor.is_leaf),
+    }
+    plain = torch.Tensor.detach(tensor)
+    if type(plain) is not torch.Tensor:
+        plain = plain.as_subclass(torch.Tensor)
+    if plain.device.type not in ("cpu", "meta"):
+        plain = plain.cpu()
+    return ("t", plain, meta)
+
+
+def dumps(tree: Any) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(tree, buffer)
+    return buffer.getvalue()
+
+
+def loads(blob: bytes) -> Any:
+    try:
+        return torch.load(io.BytesIO(blob), weights_only=True)
+    except Exception as error:
+        raise CodecError(f"payload is not loadable data ({type(error).__name__})") from None
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def decode(tree: Any, *, resolve_ref: Callable[[RefToken], Any]) -> Any:
+    """Rebuild a value from a tagged tree; ``resolve_ref`` turns ref tokens into objects."""
+    budget = [MAX_NODES]
+    return _decode(tree, resolve_ref, budget, 0)
+
+
+def _decode(node: Any, resolve_ref, budget: list[int], depth: int) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0 or depth > MAX_DEPTH:
+        raise CodecError("the reply is too large or too deeply nested")
+    if not isinstance(node, (tuple, list)) or not node or not isinstance(node[0], str):
+        raise CodecError("malformed reply")
+    tag = node[0]
+    if tag == "p" and len(node) == 2 and (node[1] is None or type(node[1]) in (bool, int, float, str)):
+        return node[1]
+    if tag == "n" and len(node) == 3 and type(node[1]) in (int, float):
+        return node[1]
+    if tag == "t" and len(node) == 3 and type(node[1]) is torch.Tensor and isinstance(node[2], dict):
+        tensor = node[1]
+        tensor._autograder_meta = _tensor_meta(node[2])
+        return tensor
+    if tag == "dev" and len(node) == 2 and isinstance(node[1], str):
+        try:
+            return torch.device(node[1])
+        except RuntimeError:
+            raise CodecError(f"unknown device {node[1][:40]!r}") from None
+    if tag == "dt" and len(node) == 2 and isinstance(node[1], str):
+        dtype = getattr(torch, node[1], None)
+        if not isinstance(dtype, torch.dtype):
+            raise CodecError("unknown dtype")
+        return dtype
+    if tag in ("l", "u") and len(node) == 2 and isinstance(node[1], list):
+        items = [_decode(item, resolve_ref, budget, depth + 1) for item in node[1]]
+        return items if tag == "l" else tuple(items)
+    if tag == "d" and len(node) == 2 and isinstance(node[1], list):
+        result = {}
+        for pair in node[1]:
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise CodecError("malformed dict in reply")
+            key = _decode(pair[0], resolve_ref, budget, depth + 1)
+            try:
+                result[key] = _decode(pair[1], resolve_ref, budget, depth + 1)
+            except TypeError:
+                raise CodecError("unhashable dict key in reply") from None
+        return result
+    if (tag == "r" and len(node) == 4 and type(node[1]) is int
+            and isinstance(node[2], str) and isinstance(node[3], str)):
+        return resolve_ref(RefToken(node[1], node[2][:200], node[3][:200]))
+    raise CodecError(f"malformed reply (tag {tag[:10]!r})")
+
+
+def _tensor_meta(raw: dict) -> TensorMeta:
+    try:
+        dtype = getattr(torch, str(raw["dtype"]))
+        if not isinstance(dtype, torch.dtype):
+            raise KeyError("dtype")
+        return TensorMeta(
+            type_name=str(raw["type"])[:200],
+            dtype=dtype,
+            shape=tuple(int(n) for n in raw["shape"]),
+            device=str(raw["device"])[:40],
+            requires_grad=bool(raw["requires_grad"]),
+            grad_fn=None if raw["grad_fn"] is None else str(raw["grad_fn"])[:100],
+            is_leaf=bool(raw["is_leaf"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise CodecError("malformed tensor description in reply") from None
+
+
+def tensor_meta(tensor: torch.Tensor) -> TensorMeta | None:
+    """The description that came with a decoded tensor, or None for local tensors."""
+    return getattr(tensor, "_autograder_meta", None)

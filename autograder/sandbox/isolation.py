@@ -1,0 +1,228 @@
+"""Operating-system isolation for the sandbox's warm process.
+
+Runs inside the warm process (the "zygote") before it imports torch and before
+any student code exists.  When started as root on Linux it:
+
+1. enters new mount and network namespaces (no network but loopback);
+2. masks secret paths (hidden suites, solutions, other submissions, the
+   gradebook) with empty read-only mounts;
+3. mounts a private ``/tmp`` and ``/dev/shm`` and a ``/proc`` that shows
+   only the sandbox user's own processes;
+4. re-exposes the Python installation when it sits under a directory the
+   sandbox user cannot enter (``/root/.pyenv``, say);
+5. drops to an unprivileged user with no supplementary groups and sets
+   ``no_new_privs``.
+
+Without root only the process-level protections apply; :class:`Protections`
+says which ones are active so the grader can refuse a weaker mode than asked.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+import stat
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWNET = 0x40000000
+_MS_RDONLY = 1
+_MS_NOSUID = 2
+_MS_NODEV = 4
+_MS_NOEXEC = 8
+_MS_BIND = 4096
+_MS_MOVE = 8192
+_MS_REC = 16384
+_MS_PRIVATE = 1 << 18
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+@dataclass(frozen=True)
+class IsolationPlan:
+    """What the warm process should do to itself; sent by the grader as JSON."""
+
+    user: str | None = "nobody"
+    mask_paths: tuple[str, ...] = ()
+    expose_paths: tuple[str, ...] = ()
+    isolate_network: bool = True
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "IsolationPlan":
+        return cls(
+            user=raw.get("user"),
+            mask_paths=tuple(raw.get("mask_paths", ())),
+            expose_paths=tuple(raw.get("expose_paths", ())),
+            isolate_network=bool(raw.get("isolate_network", True)),
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Protections:
+    """Which protections are active for student code; every field is a fact, not a wish."""
+
+    separate_process: bool = True
+    scrubbed_environment: bool = True
+    resource_limits: bool = True
+    unprivileged_user: bool = False
+    hidden_files_masked: bool = False
+    private_tmp: bool = False
+    process_table_hidden: bool = False
+    network_isolated: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    def missing(self) -> list[str]:
+        return [name for name, value in asdict(self).items() if value is False]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Protections":
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in raw.items() if k in known}
+        values["notes"] = tuple(values.get("notes", ()))
+        return cls(**values)
+
+
+class _Libc:
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+
+    def _check(self, result: int, what: str) -> None:
+        if result != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+    def unshare(self, flags: int) -> None:
+        self._check(self._libc.unshare(flags), "unshare")
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+        enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+        self._check(self._libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+
+    def no_new_privs(self) -> None:
+        self._check(self._libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(no_new_privs)")
+
+
+def apply(plan: IsolationPlan) -> Protections:
+    """Isolate the current process as far as the plan and the privileges allow."""
+    if os.geteuid() != 0 or not sys.platform.startswith("linux") or plan.user is None:
+        reason = ("not running as root: student code runs as the grader's own user"
+                  if os.geteuid() != 0 else "no sandbox user configured")
+        return Protections(notes=(reason,))
+    libc = _Libc()
+    notes: list[str] = []
+    flags = _CLONE_NEWNS | (_CLONE_NEWNET if plan.isolate_network else 0)
+    try:
+        libc.unshare(flags)
+        libc.mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    except OSError as error:
+        notes.append(f"namespaces unavailable ({error}); files are protected by permissions only")
+        _drop_privileges(plan.user, libc)
+        return Protections(unprivileged_user=True, notes=tuple(notes))
+
+    user = pwd.getpwnam(plan.user)
+    _expose_for_user(plan.expose_paths, user.pw_uid, libc)
+    masked = _mask(plan.mask_paths, libc)
+    private_tmp = _private_tmp(libc)
+    proc_hidden = _hide_processes(libc)
+    _drop_privileges(plan.user, libc)
+    return Protections(
+        unprivileged_user=True,
+        hidden_files_masked=masked,
+        private_tmp=private_tmp,
+        process_table_hidden=proc_hidden,
+        network_isolated=plan.isolate_network,
+        notes=tuple(notes),
+    )
+
+
+def _blocked_ancestor(path: Path) -> Path | None:
+    """The highest ancestor of ``path`` that others may not enter, if any."""
+    for ancestor in reversed(path.parents):
+        try:
+            mode = ancestor.stat().st_mode
+        except OSError:
+            return None
+        if not mode & stat.S_IXOTH:
+            return ancestor
+    return None
+
+
+def _expose_for_user(paths: tuple[str, ...], uid: int, libc: _Libc) -> None:
+    """Make ``paths`` reachable for the sandbox user without changing any real file.
+
+    A blocked directory (mode 0700, like ``/root``) is covered by a tmpfs with
+    mode 0755 that holds only bind mounts of the needed entries.
+    """
+    by_blocked: dict[Path, set[str]] = {}
+    for raw in paths:
+        path = Path(raw).resolve()
+        blocked = _blocked_ancestor(path)
+        if blocked is not None and blocked != path:
+            entry = path.relative_to(blocked).parts[0]
+            by_blocked.setdefault(blocked, set()).add(entry)
+    for blocked, entries in by_blocked.items():
+        stage = Path(tempfile.mkdtemp(prefix="autograder-stage-"))
+        moved = []
+        for index, entry in enumerate(sorted(entries)):
+            source = blocked / entry
+            target = stage / str(index)
+            if source.is_dir():
+                target.mkdir()
+            else:
+                target.touch()
+            libc.mount(str(source), str(target), None, _MS_BIND | _MS_REC)
+            moved.append((target, entry, source.is_dir()))
+        libc.mount("tmpfs", str(blocked), "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
+        for target, entry, is_dir in moved:
+            destination = blocked / entry
+            if is_dir:
+                destination.mkdir()
+            else:
+                destination.touch()
+            libc.mount(str(target), str(destination), None, _MS_MOVE)
+
+
+def _mask(paths: tuple[str, ...], libc: _Libc) -> bool:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            libc.mount("tmpfs", str(path), "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                       "mode=0000,size=4k")
+        elif path.exists():
+            libc.mount("/dev/null", str(path), None, _MS_BIND)
+    return True
+
+
+def _private_tmp(libc: _Libc) -> bool:
+    for target in ("/tmp", "/dev/shm", "/var/tmp"):
+        if os.path.isdir(target):
+            libc.mount("tmpfs", target, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777,size=512m")
+    return True
+
+
+def _hide_processes(libc: _Libc) -> bool:
+    try:
+        libc.mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "hidepid=2")
+    except OSError:
+        return False
+    return True
+
+
+def _drop_privileges(user_name: str, libc: _Libc) -> None:
+    user = pwd.getpwnam(user_name)
+    os.setgroups([])
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise OSError(f"could not drop privileges to {user_name}")
+    os.environ["HOME"] = "/tmp"
+    libc.no_new_privs()

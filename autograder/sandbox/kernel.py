@@ -1,0 +1,365 @@
+"""The untrusted side: runs one student's notebook and answers the grader's calls.
+
+This module runs inside the sandboxed notebook process, next to student
+code.  Nothing here decides a score; it executes cells, calls the functions
+the grader names, and sends back plain data (see :mod:`codec`).  Student code
+can tamper with anything in this process, which is why the grader trusts
+nothing but the data it receives.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import platform
+import re
+import signal
+import socket
+import sys
+import time
+import traceback
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from autograder.sandbox import codec
+from autograder.sandbox.wire import WireError, recv_message, send_message
+
+_MAGIC_LINE = re.compile(r"^(\s*)([%!].*)$")
+
+
+class Interrupted(BaseException):
+    """Raised inside student code when a cell or call runs past its time."""
+
+
+class _BoundedOutput(io.TextIOBase):
+    """Keeps the first ``limit`` characters written and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = self.limit - self.kept
+        if room > 0:
+            piece = text[:room]
+            self.parts.append(piece)
+            self.kept += len(piece)
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n[... output truncated: {self.dropped} more characters were not kept]"
+        self.parts.clear()
+        return text
+
+
+def strip_magics(source: str) -> str:
+    """Turn IPython magics and shell escapes into ``pass`` so plain Python can run the cell."""
+    return "\n".join(
+        f"{m.group(1)}pass  # {m.group(2)[:60]}" if (m := _MAGIC_LINE.match(line)) else line
+        for line in source.splitlines()
+    )
+
+
+class _RecordingSequential(nn.Sequential):
+    """A trusted model that notes where its inputs and parameters live."""
+
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__(*layers)
+        self.seen_devices: list[str] = []
+
+    def forward(self, inputs):  # noqa: D401 - nn.Module API
+        first = next(self.parameters(), None)
+        self.seen_devices.append(f"{inputs.device}|{first.device if first is not None else 'none'}")
+        return super().forward(inputs)
+
+
+class NotebookKernel:
+    def __init__(self, sock: socket.socket, *, output_limit: int, reply_limit: int) -> None:
+        self.sock = sock
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.refs: dict[int, Any] = {}
+        self.output = _BoundedOutput(output_limit)
+        self.reply_limit = reply_limit
+        self.patches: dict[str, Any] = {}
+        self.originals: dict[str, tuple[Any, str, Any]] = {}
+        self.environment = self._measure_environment()
+        self.handlers = {
+            "run_cell": self.run_cell,
+            "call": self.call,
+            "getattr": self.get_attribute,
+            "items": self.items,
+            "len": self.length,
+            "has": self.has,
+            "describe_module": self.describe_module,
+            "state_dict": self.state_dict,
+            "load_state_dict": self.load_state_dict,
+            "make_loader": self.make_loader,
+            "make_model": self.make_model,
+            "read_weights": self.read_weights,
+            "environment": self.environment_facts,
+            "patch": self.patch,
+            "unpatch": self.unpatch,
+        }
+
+    # ------------------------------------------------------------ main loop
+
+    def serve(self) -> None:
+        while True:
+            try:
+                header, payload = recv_message(self.sock, deadline=None, max_payload=1 << 30)
+            except WireError:
+                return
+            handler = self.handlers.get(header.get("op"))
+            try:
+                if handler is None:
+                    raise ValueError(f"unknown operation {header.get('op')!r}")
+                args = self._decode(payload) if payload else None
+                reply, value = handler(header, args)
+            except Exception as error:  # a fault of this runner, reported as such
+                reply, value = {"ok": False, "kind": "runner", "message": f"{type(error).__name__}: {error}"}, None
+            self._send(reply, value)
+
+    def _send(self, reply: dict, value: Any) -> None:
+        blob = b""
+        if value is not None:
+            try:
+                blob = codec.dumps(codec.encode(value, ref_for=self._ref_for))
+            except Exception as error:
+                reply = {"ok": False, "kind": "unsendable",
+                         "message": f"the value could not be sent to the grader: {type(error).__name__}: {error}"}
+                blob = b""
+            if len(blob) > self.reply_limit:
+                reply = {"ok": False, "kind": "unsendable",
+                         "message": f"the value is {len(blob)} bytes, over the {self.reply_limit}-byte limit"}
+                blob = b""
+        reply.setdefault("output", self.output.take())
+        send_message(self.sock, reply, blob)
+
+    def _ref_for(self, value: Any) -> codec.RefToken:
+        ref_id = len(self.refs) + 1
+        self.refs[ref_id] = value
+        try:
+            short = object.__repr__(value)
+        except Exception:
+            short = "<object>"
+        return codec.RefToken(ref_id, codec.type_name(value), short[:120])
+
+    def _decode(self, payload: bytes) -> Any:
+        return codec.decode(codec.loads(payload), resolve_ref=lambda token: self.refs[token.ref_id])
+
+    # ------------------------------------------------------------ running student code
+
+    def _guarded(self, seconds: float, action):
+        """Run ``action`` with stdout captured and a soft time limit; return (reply, value)."""
+        def on_alarm(signum, frame):
+            raise Interrupted()
+
+        old_out, old_err = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = self.output
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        started = time.monotonic()
+        try:
+            value = action()
+            return {"ok": True}, value
+        except Interrupted:
+            return {"ok": False, "kind": "timeout", "message": f"did not finish within {seconds:g} s"}, None
+        except SystemExit as stop:
+            return {"ok": False, "kind": "exit", "message": f"called sys.exit({stop.code!r})"}, None
+        except KeyboardInterrupt:
+            return {"ok": False, "kind": "timeout", "message": "was interrupted"}, None
+        except BaseException as error:  # student code: any failure is data for the grader
+            return self._student_error(error), None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout, sys.stderr = old_out, old_err
+            self.last_seconds = time.monotonic() - started
+
+    @staticmethod
+    def _student_error(error: BaseException) -> dict:
+        memory = isinstance(error, MemoryError) or "can't allocate memory" in str(error)
+        frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+                  if frame.filename.startswith("<cell ")]
+        where = [f"{frame.filename[1:-1]}, line {frame.lineno}, in {frame.name}" for frame in frames[-5:]]
+        try:
+            message = str(error)
+        except Exception:
+            message = "<unprintable>"
+        return {"ok": False, "kind": "memory" if memory else "error",
+                "exc_type": type(error).__name__[:100], "message": message[:2000], "where": where}
+
+    def run_cell(self, header: dict, _args: Any):
+        source = strip_magics(str(header["source"]))
+        name = f"<cell {int(header['index']) + 1}>"
+
+        def execute():
+            code = compile(source, name, "exec")
+            exec(code, self.namespace)
+
+        reply, _ = self._guarded(float(header["timeout"]), execute)
+        if not reply["ok"] and reply.get("kind") == "error" and reply.get("exc_type") == "SyntaxError":
+            reply["where"] = [name[1:-1]]
+        return reply, None
+
+    def _target(self, header: dict) -> Any:
+        target = header["target"]
+        if target[0] == "name":
+            if target[1] not in self.namespace:
+                raise LookupError(target[1])
+            return self.namespace[target[1]]
+        return self.refs[int(target[1])]
+
+    def call(self, header: dict, args: Any):
+        try:
+            target = self._target(header)
+        except LookupError:
+            return {"ok": False, "kind": "missing", "message": header["target"][1]}, None
+        positional, keywords = args if args is not None else ([], {})
+        method = header.get("method")
+
+        def invoke():
+            function = getattr(target, method) if method else target
+            return function(*positional, **keywords)
+
+        return self._guarded(float(header["timeout"]), invoke)
+
+    def get_attribute(self, header: dict, _args: Any):
+        target = self._target(header)
+        return self._guarded(float(header["timeout"]), lambda: getattr(target, header["name"]))
+
+    def items(self, header: dict, _args: Any):
+        target = self._target(header)
+        limit = int(header.get("limit", 10_000))
+
+        def collect():
+            collected = []
+            for item in target:
+                if len(collected) >= limit:
+                    raise ValueError(f"more than {limit} items")
+                collected.append(item)
+            return collected
+
+        return self._guarded(float(header["timeout"]), collect)
+
+    def length(self, header: dict, _args: Any):
+        target = self._target(header)
+        return self._guarded(float(header["timeout"]), lambda: len(target))
+
+    def has(self, header: dict, _args: Any):
+        return {"ok": True}, header["name"] in self.namespace
+
+    # ------------------------------------------------------------ trusted helpers
+
+    def describe_module(self, header: dict, _args: Any):
+        target = self._target(header)
+        if not isinstance(target, nn.Module):
+            return {"ok": True}, {"is_module": False, "class_name": codec.type_name(target),
+                                  "modules": [], "parameters": []}
+        modules = [[path, type(module).__name__, getattr(module, "in_features", None),
+                    getattr(module, "out_features", None)]
+                   for path, module in nn.Module.named_modules(target)]
+        parameters = [[path, list(param.shape), bool(param.requires_grad)]
+                      for path, param in nn.Module.named_parameters(target)]
+        return {"ok": True}, {"is_module": True, "class_name": type(target).__name__,
+                              "modules": modules, "parameters": parameters}
+
+    def state_dict(self, header: dict, _args: Any):
+        target = self._target(header)
+        state = nn.Module.state_dict(target)
+        return {"ok": True}, {key: value.detach().cpu().clone() for key, value in state.items()}
+
+    def load_state_dict(self, header: dict, args: Any):
+        target = self._target(header)
+        return self._guarded(float(header["timeout"]),
+                             lambda: (nn.Module.load_state_dict(target, args, strict=True), None)[1])
+
+    def make_loader(self, header: dict, args: Any):
+        features, labels = args
+        loader = DataLoader(TensorDataset(features, labels), batch_size=int(header["batch_size"]),
+                            shuffle=bool(header.get("shuffle", False)))
+        return {"ok": True}, codec.RefToken(*self._ref_parts(loader))
+
+    def make_model(self, header: dict, args: Any):
+        layers = []
+        for spec in header["layers"]:
+            if spec[0] == "linear":
+                layers.append(nn.Linear(int(spec[1]), int(spec[2])))
+            elif spec[0] == "relu":
+                layers.append(nn.ReLU())
+            else:
+                raise ValueError(f"unknown layer {spec[0]!r}")
+        model = _RecordingSequential(*layers) if header.get("record") else nn.Sequential(*layers)
+        if args is not None:
+            nn.Module.load_state_dict(model, args, strict=True)
+        return {"ok": True}, codec.RefToken(*self._ref_parts(model))
+
+    def _ref_parts(self, value: Any) -> tuple[int, str, str]:
+        token = self._ref_for(value)
+        return token.ref_id, token.type_name, token.short_repr
+
+    def read_weights(self, header: dict, _args: Any):
+        return self._guarded(float(header["timeout"]), lambda: torch.load(str(header["path"]), weights_only=True))
+
+    @staticmethod
+    def _measure_environment() -> dict:
+        return {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cuda": bool(torch.cuda.is_available()),
+            "mps": bool(torch.backends.mps.is_available()),
+            "platform": platform.platform(),
+        }
+
+    def environment_facts(self, header: dict, _args: Any):
+        facts = dict(self.environment)
+        for key, target in (("cuda", "torch.cuda.is_available"), ("mps", "torch.backends.mps.is_available")):
+            if target in self.patches:
+                facts[key] = bool(self.patches[target])
+        return {"ok": True}, facts
+
+    def patch(self, header: dict, _args: Any):
+        for target, value in header["values"].items():
+            owner, attribute = _torch_attribute(target)
+            self.originals.setdefault(target, (owner, attribute, getattr(owner, attribute)))
+            self.patches[target] = value
+            setattr(owner, attribute, _constant(value))
+        return {"ok": True}, None
+
+    def unpatch(self, header: dict, _args: Any):
+        for owner, attribute, original in self.originals.values():
+            setattr(owner, attribute, original)
+        self.originals.clear()
+        self.patches.clear()
+        return {"ok": True}, None
+
+
+def _torch_attribute(target: str) -> tuple[Any, str]:
+    if not target.startswith("torch."):
+        raise ValueError("only torch functions can be patched")
+    owner_path, _, attribute = target.rpartition(".")
+    owner: Any = torch
+    for part in owner_path.split(".")[1:]:
+        owner = getattr(owner, part)
+    return owner, attribute
+
+
+def _constant(value: Any):
+    def patched(*_args: Any, **_kwargs: Any) -> Any:
+        return value
+    return patched
+
+
+def serve_notebook(sock: socket.socket, *, output_limit: int, reply_limit: int) -> None:
+    NotebookKernel(sock, output_limit=output_limit, reply_limit=reply_limit).serve()

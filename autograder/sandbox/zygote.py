@@ -1,0 +1,152 @@
+"""The sandbox's warm process: isolate once, import torch once, fork a child per notebook.
+
+Started by :class:`autograder.sandbox.client.Sandbox` as a fresh interpreter
+(never forked from the grader, so it holds none of the grader's memory: no
+hidden suite, reference value or secret).  It isolates itself, imports torch
+before any thread pool exists, then answers two requests on its control socket:
+
+``fork``  make a notebook process with a socket passed by the grader;
+``wait``  reap a notebook process and report how it ended.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+
+from autograder.sandbox import isolation
+from autograder.sandbox.wire import WireError, recv_message, send_message
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def main(control_fd: int) -> None:
+    control = socket.socket(fileno=control_fd)
+    header, _ = recv_message(control, deadline=None, max_payload=0)
+    plan = isolation.IsolationPlan.from_dict(header["isolation"])
+    try:
+        protections = isolation.apply(plan)
+    except Exception as error:  # report, never run student code half-isolated
+        send_message(control, {"ok": False, "message": f"isolation failed: {error}"})
+        return
+    _die_with_parent()
+    # Import the heavy modules now, once, so each fork starts warm.
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+    import torch.nn.functional  # noqa: F401
+    import packaging.version  # noqa: F401
+
+    from autograder.sandbox import kernel  # noqa: F401
+
+    send_message(control, {"ok": True, "protections": protections.to_dict(), "pid": os.getpid()})
+    workdirs: dict[int, str] = {}
+    while True:
+        try:
+            request, _ = recv_message(control, deadline=None, max_payload=0)
+        except WireError:
+            break
+        if request.get("op") == "fork":
+            _, fds, _, _ = socket.recv_fds(control, 1, 1)
+            pid, workdir = _fork_notebook(fds[0], request, control, dedicated_user=protections.unprivileged_user)
+            workdirs[pid] = workdir
+            send_message(control, {"ok": True, "pid": pid})
+        elif request.get("op") == "wait":
+            pid = int(request["pid"])
+            send_message(control, _wait(pid, float(request.get("timeout", 5.0))))
+            shutil.rmtree(workdirs.pop(pid, ""), ignore_errors=True)
+        else:
+            send_message(control, {"ok": False, "message": "unknown request"})
+    for pid in workdirs:
+        _kill_group(pid)
+
+
+def _fork_notebook(fd: int, request: dict, control: socket.socket, *, dedicated_user: bool) -> tuple[int, str]:
+    workdir = tempfile.mkdtemp(prefix="notebook-")
+    baseline = _address_space()
+    pid = os.fork()
+    if pid:
+        os.close(fd)
+        return pid, workdir
+    # ---- the notebook process; never returns
+    try:
+        control.close()
+        os.setsid()
+        _die_with_parent()
+        _redirect_standard_streams()
+        limits = request["limits"]
+        _set_limits(limits, baseline=baseline, dedicated_user=dedicated_user)
+        os.chdir(workdir)
+        os.environ.clear()
+        os.environ.update({"HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"})
+        sys.argv = ["notebook"]
+        import torch
+
+        from autograder.sandbox.kernel import serve_notebook
+
+        torch.set_num_threads(int(limits["threads"]))
+        sock = socket.socket(fileno=fd)
+        serve_notebook(sock, output_limit=int(limits["output_bytes"]), reply_limit=int(limits["reply_bytes"]))
+    finally:
+        os._exit(0)
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
+def _set_limits(limits: dict, *, baseline: int, dedicated_user: bool) -> None:
+    def cap(kind: int, soft: int, hard: int | None = None) -> None:
+        resource.setrlimit(kind, (soft, soft if hard is None else hard))
+
+    # The memory limit counts what student code may add on top of the warm interpreter.
+    cap(resource.RLIMIT_AS, baseline + int(limits["memory_bytes"]))
+    cpu = int(limits["cpu_seconds"])
+    cap(resource.RLIMIT_CPU, cpu, cpu + 5)
+    cap(resource.RLIMIT_FSIZE, int(limits["file_bytes"]))
+    cap(resource.RLIMIT_CORE, 0)
+    if dedicated_user:
+        cap(resource.RLIMIT_NPROC, int(limits["processes"]))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing
+
+
+def _redirect_standard_streams() -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    os.close(devnull)
+
+
+def _wait(pid: int, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return {"ok": True, "state": "gone"}
+        if done:
+            _kill_group(pid)  # leftovers the student forked
+            if os.WIFSIGNALED(status):
+                return {"ok": True, "state": "signaled", "signal": os.WTERMSIG(status)}
+            return {"ok": True, "state": "exited", "code": os.WEXITSTATUS(status)}
+        if time.monotonic() > deadline:
+            return {"ok": True, "state": "running"}
+        time.sleep(0.01)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass

@@ -1,0 +1,133 @@
+"""Visible checks that students run inside the exercise notebooks.
+
+A visible check cell looks like::
+
+    from autograder.visible import checking
+
+    with checking("gram") as check:
+        check.equal(gram(torch.tensor([[1., 2.]])), torch.tensor([[5.]]))
+
+It prints one short verdict and never a raw traceback: an unfinished stub says
+"not implemented yet", a wrong answer says what is wrong.  These checks are a
+convenience for students; the score comes from the hidden suites, which run
+many more tests on random inputs in a separate process.
+
+This module ships to students, so it must never import anything hidden.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+__all__ = ["checking", "VisibleCheckFailed", "VisibleOutcome", "OUTCOMES"]
+
+
+class VisibleCheckFailed(AssertionError):
+    """A visible check found a wrong answer; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class VisibleOutcome:
+    name: str
+    status: str  # "passed", "failed", "not implemented", "error"
+    message: str
+
+
+# Every verdict printed in this process, in order; `autograder check` reads it.
+OUTCOMES: list[VisibleOutcome] = []
+
+
+def _is_tensor(value: Any) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - the course always has torch
+        return None
+    return torch
+
+
+class Checker:
+    """The object bound by ``with checking(name) as check``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.passed = 0
+
+    def true(self, condition: Any, message: str) -> None:
+        """Pass when ``condition`` is truthy; otherwise fail with ``message``."""
+        if not condition:
+            raise VisibleCheckFailed(message)
+        self.passed += 1
+
+    def equal(self, actual: Any, expected: Any, message: str | None = None) -> None:
+        """Exact equality; for tensors the dtype and shape must match too."""
+        if _is_tensor(expected):
+            self._same_tensor_kind(actual, expected)
+            torch = _torch()
+            if not torch.equal(actual.cpu(), expected.cpu()):
+                raise VisibleCheckFailed(message or f"{self.name} returned different values than expected")
+        elif actual != expected:
+            raise VisibleCheckFailed(message or f"{self.name} returned {actual!r}, expected {expected!r}")
+        self.passed += 1
+
+    def close(self, actual: Any, expected: Any, *, atol: float = 1e-4, message: str | None = None) -> None:
+        """Equality up to ``atol``; for tensors the dtype and shape must match."""
+        if _is_tensor(expected):
+            self._same_tensor_kind(actual, expected)
+            torch = _torch()
+            if not torch.allclose(actual.detach().cpu(), expected.cpu(), atol=atol, rtol=0):
+                raise VisibleCheckFailed(message or f"{self.name} returned values that are not close to the expected ones")
+        else:
+            try:
+                ok = math.isclose(float(actual), float(expected), abs_tol=atol, rel_tol=0)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise VisibleCheckFailed(message or f"{self.name} returned {actual!r}, expected about {expected!r}")
+        self.passed += 1
+
+    def _same_tensor_kind(self, actual: Any, expected: Any) -> None:
+        if not _is_tensor(actual):
+            raise VisibleCheckFailed(f"{self.name} should return a torch.Tensor, got {type(actual).__name__}")
+        if actual.shape != expected.shape:
+            raise VisibleCheckFailed(
+                f"{self.name} returned shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
+            )
+        if actual.dtype != expected.dtype:
+            raise VisibleCheckFailed(f"{self.name} returned dtype {actual.dtype}, expected {expected.dtype}")
+
+
+def _record(name: str, status: str, message: str) -> None:
+    OUTCOMES.append(VisibleOutcome(name=name, status=status, message=message))
+    mark = {"passed": "\u2713", "not implemented": "\u2026"}.get(status, "\u2717")
+    print(f"{mark} {name}: {message}")
+
+
+@contextlib.contextmanager
+def checking(name: str) -> Iterator[Checker]:
+    """Run the visible checks of one function and print a friendly verdict."""
+    check = Checker(name)
+    try:
+        yield check
+    except NotImplementedError:
+        _record(name, "not implemented", "not implemented yet. Fill in its cell, run it, then run this cell again.")
+    except VisibleCheckFailed as failure:
+        _record(name, "failed", str(failure))
+    except NameError as error:
+        _record(name, "error", f"{error}. Run the cell that defines it first.")
+    except Exception as error:  # a student's bug: show its type and text, not a traceback
+        _record(name, "error", f"raised {type(error).__name__}: {error}")
+    else:
+        noun = "check" if check.passed == 1 else "checks"
+        _record(
+            name,
+            "passed",
+            f"{check.passed} visible {noun} passed. The grader tests more cases.",
+        )
