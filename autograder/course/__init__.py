@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,12 @@ class AssignmentSpec:
     @property
     def points(self) -> int:
         return sum(notebook.points for notebook in self.notebooks)
+
+    def subset(self, stems: list[str]) -> "AssignmentSpec":
+        """The same assignment restricted to ``stems`` (for grading only some notebooks)."""
+        if not stems:
+            return self
+        return AssignmentSpec(self.name, tuple(self.notebook(stem) for stem in stems))
 
     def notebook(self, stem: str) -> NotebookSpec:
         for spec in self.notebooks:
@@ -72,4 +78,4 @@ def assignment(name: str) -> AssignmentSpec:
 
 def default_suites_dir(name: str) -> Path:
     """Where the hidden suites of ``name`` live in an instructor checkout (absent in student releases)."""
-    return Path(__file__).resolve().parent / "hidden" / name
+    return Path(__file__).resolve().parents[1] / "hidden" / name

@@ -41,7 +41,8 @@ def suite_files(suites_dir: Path, assignment: AssignmentSpec) -> dict[str, Path]
     for spec in assignment.notebooks:
         path = suites_dir / f"test_{spec.stem}.py"
         if not path.is_file():
-            raise GraderError(f"hidden suite {path} is missing for notebook {spec.stem}")
+            raise GraderError(f"hidden suite {path} is missing for notebook {spec.stem}; "
+                              "pass --notebook STEM to grade only some notebooks")
         files[spec.stem] = path
     return files
 

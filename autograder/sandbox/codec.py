@@ -85,6 +85,8 @@ def _encode(value: Any, ref_for, budget: list[int], depth: int) -> Any:
         return ("p", value)
     if kind is str:
         return ("p", value[:MAX_STR])
+    if isinstance(value, str):  # torch.__version__ and other str subclasses cross as plain text
+        return ("p", str.__str__(value)[:MAX_STR])
     if isinstance(value, RefToken):
         return ("r", value.ref_id, value.type_name, value.short_repr)
     if isinstance(value, torch.Tensor):

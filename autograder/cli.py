@@ -1,0 +1,205 @@
+"""The ``autograder`` command: a thin front door onto the grading pipeline.
+
+Each subcommand parses its options and calls one keyword-only function; the
+work happens in the modules those functions name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from autograder.course import REPO_ROOT, assignment, default_suites_dir
+from autograder.sandbox.limits import Limits
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _sandbox_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--assignment", default="appendix_a", help="assignment name (default: appendix_a)")
+    parser.add_argument("--suites", type=Path, default=None,
+                        help="directory of the hidden suites (default: the ones bundled for instructors)")
+    parser.add_argument("--seed", type=int, default=None, help="seed for the random inputs (default: fresh)")
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a sandbox limit, e.g. memory=1GiB, cell=60, call=10 (repeatable)")
+    parser.add_argument("--isolation", choices=("best-effort", "strict"), default="best-effort",
+                        help="strict: refuse to grade unless student code runs as another user in private "
+                             "namespaces with the hidden files masked (needs root on Linux)")
+    parser.add_argument("--sandbox-user", default="nobody", help="unprivileged user for student code when root")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autograder", description="Grade PyTorch notebooks with hidden suites.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("grade", help="grade one student's notebooks or a class directory")
+    grade.add_argument("path", type=Path, help="a notebook, a directory of one student's notebooks, "
+                                               "or a directory with one sub-directory per student")
+    grade.add_argument("--json", type=Path, help="write a Gradescope results.json (one student)")
+    grade.add_argument("--out", type=Path, help="write <student>.json files and grades.csv here (a class)")
+    grade.add_argument("--notebook", action="append", default=[], metavar="STEM",
+                       help="grade only this notebook, e.g. 04_mlp (repeatable)")
+    grade.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    grade.add_argument("--verbose", action="store_true", help="also list passed checks and protections")
+    _sandbox_options(grade)
+
+    demo = commands.add_parser("demo", help="grade the bundled solutions and a flawed sample, print the table")
+    demo.add_argument("--out", type=Path, default=None, help="keep the demo class and its results here")
+    _sandbox_options(demo)
+
+    validate = commands.add_parser("validate", help="check sources, generated notebooks, solutions and stubs")
+    _sandbox_options(validate)
+
+    commands.add_parser("env", help="check this machine's Python, torch and packages")
+
+    build = commands.add_parser("build", help="regenerate exercises/ and solutions/ from source/")
+    build.add_argument("--assignment", default="appendix_a")
+    build.add_argument("--check", action="store_true", help="only report stale files (exit 1 if any)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, KeyError) as error:
+        print(f"autograder: {error.args[0] if error.args else error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("autograder: interrupted; results written so far are kept", file=sys.stderr)
+        return 130
+
+
+def _make_sandbox(args: argparse.Namespace, *, extra_masks: tuple[Path, ...] = ()):
+    from autograder.sandbox.client import Sandbox
+    from autograder.sandbox.isolation import IsolationPlan
+
+    limits = Limits().with_overrides(args.limit, source="--limit")
+    suites = _suites_dir(args)
+    secret = [suites, REPO_ROOT / "solutions", REPO_ROOT / "source", default_suites_dir(args.assignment),
+              *extra_masks]
+    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), REPO_ROOT}
+    masks = tuple(sorted({str(p.resolve()) for p in secret if p.exists()
+                          and not any(n == p.resolve() or n.is_relative_to(p.resolve()) for n in needed)}))
+    required = ("unprivileged_user", "hidden_files_masked", "network_isolated") if args.isolation == "strict" else ()
+    plan = IsolationPlan(user=args.sandbox_user, mask_paths=masks)
+    return Sandbox(limits=limits, plan=plan, require=required)
+
+
+def _suites_dir(args: argparse.Namespace) -> Path:
+    return (args.suites or default_suites_dir(args.assignment)).resolve()
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.grading.batch import grade_class, grade_one, is_class_directory, write_atomically
+    from autograder.grading.runner import GraderError
+    from autograder.reporters.gradescope import to_gradescope
+
+    spec = assignment(args.assignment).subset(args.notebook)
+    path = args.path
+    if not path.exists():
+        print(f"autograder: {path} does not exist: give a notebook, a student's directory or a class directory",
+              file=sys.stderr)
+        return EXIT_USAGE
+    is_class = is_class_directory(path)
+    if is_class and args.out is None:
+        print("autograder: a class directory needs --out OUTDIR for the per-student results", file=sys.stderr)
+        return EXIT_USAGE
+    masks = (path.resolve(),) + ((args.out.resolve(),) if args.out else ())
+    try:
+        with _make_sandbox(args, extra_masks=masks) as sandbox:
+            if is_class:
+                results = grade_class(class_dir=path, out_dir=args.out, assignment=spec,
+                                      suites_dir=_suites_dir(args), sandbox=sandbox, seed=args.seed,
+                                      on_result=(lambda r: None) if args.quiet else _progress_line)
+            else:
+                student = path.stem if path.is_file() else path.resolve().name
+                results = [grade_one(student=student, submission=path, assignment=spec,
+                                     suites_dir=_suites_dir(args), sandbox=sandbox, seed=args.seed)]
+                if args.json:
+                    write_atomically(args.json, json.dumps(to_gradescope(results[0]), indent=2) + "\n")
+                if args.out:
+                    write_atomically(args.out / f"{student}.json", json.dumps(to_gradescope(results[0]), indent=2) + "\n")
+            protections = sandbox.protections
+    except GraderError as error:
+        print(f"autograder: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:  # the sandbox could not start, etc.
+        from autograder.sandbox.errors import SandboxError
+        if isinstance(error, SandboxError):
+            print(f"autograder: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
+    if not args.quiet:
+        _print_results(results, verbose=args.verbose, protections=protections)
+    return EXIT_OK
+
+
+def _progress_line(result) -> None:
+    print(f"graded {result.student}: {result.points:g}/{result.max_points:g}"
+          + (f" + {result.extra_credit:g} extra" if result.extra_credit else ""), file=sys.stderr)
+
+
+def _print_results(results, *, verbose: bool, protections) -> None:
+    from autograder.reporters.text import details, render, score_table
+
+    print(render(score_table(results), color=sys.stdout.isatty()))
+    for result in results:
+        for line in details(result, verbose=verbose):
+            print(f"  {line}")
+    if verbose and protections is not None:
+        active = [name for name, on in protections.to_dict().items() if on is True]
+        print(f"protections: {', '.join(active)}")
+        for note in protections.notes:
+            print(f"note: {note}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from autograder.demo import build_demo_class
+
+    spec = assignment(args.assignment)
+    with tempfile.TemporaryDirectory(prefix="autograder-demo-") as scratch:
+        root = args.out or Path(scratch)
+        class_dir = build_demo_class(root / "class", assignment=spec)
+        grade_args = argparse.Namespace(**{**vars(args), "path": class_dir, "out": root / "results",
+                                           "json": None, "quiet": True, "verbose": False,
+                                           "notebook": []})
+        code = cmd_grade(grade_args)
+        if code == EXIT_OK:
+            print(f"per-student results.json and grades.csv: {root / 'results'}" if args.out else
+                  "(rerun with --out DIR to keep the class and its results)")
+        return code
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from autograder.validate import validate
+
+    spec = assignment(args.assignment)
+    with _make_sandbox(args) as sandbox:
+        findings = validate(assignment=spec, suites_dir=_suites_dir(args), sandbox=sandbox)
+    for finding in findings:
+        print(f"{'[OK]  ' if finding.ok else '[FAIL]'} {finding.text}")
+    failed = sum(not f.ok for f in findings)
+    print(f"{len(findings) - failed} passed, {failed} failed")
+    return EXIT_OK if failed == 0 else EXIT_FAILED
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from autograder.envcheck import collect, format_lines
+
+    lines = collect()
+    print(format_lines(lines))
+    return EXIT_FAILED if any(line.status == "FAIL" for line in lines) else EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from autograder.course.build import main as build_main
+
+    return build_main(["--assignment", args.assignment] + (["--check"] if args.check else []))
+
+
+COMMANDS = {"grade": cmd_grade, "demo": cmd_demo, "validate": cmd_validate, "env": cmd_env, "build": cmd_build}

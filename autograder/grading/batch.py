@@ -1,0 +1,70 @@
+"""Grade one student or a whole class, writing each result atomically as it finishes.
+
+A student whose grading fails for any reason still gets a result file: a
+score of 0 with the reason.  One bad submission never stops the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from autograder.course import AssignmentSpec
+from autograder.grading.results import SubmissionResult
+from autograder.grading.runner import GraderError, grade_submission, zero_result
+from autograder.reporters.csvfile import grades_csv
+from autograder.reporters.gradescope import to_gradescope
+from autograder.sandbox.client import Sandbox
+from autograder.sandbox.errors import SandboxError
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def students_in(class_dir: Path) -> list[tuple[str, Path]]:
+    """One (student, directory) per sub-directory of ``class_dir``, sorted by name."""
+    return [(path.name, path) for path in sorted(class_dir.iterdir())
+            if path.is_dir() and not path.name.startswith(".")]
+
+
+def is_class_directory(path: Path) -> bool:
+    """A class holds sub-directories of notebooks; a single submission holds notebooks itself."""
+    return path.is_dir() and not any(path.glob("*.ipynb")) and bool(students_in(path))
+
+
+def grade_one(*, student: str, submission: Path, assignment: AssignmentSpec, suites_dir: Path,
+              sandbox: Sandbox, seed: int | None) -> SubmissionResult:
+    """Grade a submission; any failure of the sandbox becomes a zero with its reason."""
+    try:
+        return grade_submission(submission=submission, student=student, assignment=assignment,
+                                suites_dir=suites_dir, sandbox=sandbox, seed=seed)
+    except GraderError:
+        raise
+    except SandboxError as error:
+        return zero_result(student=student, assignment=assignment, reason=f"grading failed: {error}")
+
+
+def grade_class(*, class_dir: Path, out_dir: Path, assignment: AssignmentSpec, suites_dir: Path,
+                sandbox: Sandbox, seed: int | None = None,
+                on_result: Callable[[SubmissionResult], None] = lambda result: None) -> list[SubmissionResult]:
+    results = []
+    for student, submission in students_in(class_dir):
+        result = grade_one(student=student, submission=submission, assignment=assignment,
+                           suites_dir=suites_dir, sandbox=sandbox, seed=seed)
+        write_atomically(out_dir / f"{student}.json", json.dumps(to_gradescope(result), indent=2) + "\n")
+        results.append(result)
+        on_result(result)
+    write_atomically(out_dir / "grades.csv", grades_csv(results, assignment=assignment))
+    return results

@@ -1,0 +1,28 @@
+"""grades.csv: one row per student, one column per notebook."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable
+
+from autograder.course import AssignmentSpec
+from autograder.grading.results import SubmissionResult
+
+
+def grades_csv(results: Iterable[SubmissionResult], *, assignment: AssignmentSpec) -> str:
+    """``student, <notebook>..., extra_credit, total`` where total includes extra credit."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", *(spec.stem for spec in assignment.notebooks), "extra_credit", "total"])
+    for result in sorted(results, key=lambda r: r.student):
+        row = [result.student]
+        for spec in assignment.notebooks:
+            row.append(_number(result.notebook(spec.stem).points))
+        row += [_number(result.extra_credit), _number(result.points + result.extra_credit)]
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,53 @@
+"""Plain-text score tables for the terminal (rich is used for colour only on a TTY)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from autograder.grading.results import Status, SubmissionResult
+
+
+def score_table(results: Iterable[SubmissionResult]) -> list[list[str]]:
+    """Rows of (student, notebook scores..., extra credit, total) with a header row."""
+    results = list(results)
+    if not results:
+        return [["student", "total"]]
+    stems = [notebook.notebook for notebook in results[0].notebooks]
+    rows = [["student", *stems, "extra", "total"]]
+    for result in results:
+        rows.append([result.student,
+                     *(f"{n.points:g}/{n.max_points:g}" for n in result.notebooks),
+                     f"{result.extra_credit:g}",
+                     f"{result.points:g}/{result.max_points:g}"])
+    return rows
+
+
+def details(result: SubmissionResult, *, verbose: bool = False) -> list[str]:
+    """What went wrong, one line each: notebook problems and failed checks with their messages."""
+    lines = []
+    for notebook in result.notebooks:
+        for problem in notebook.problems:
+            lines.append(f"{result.student} {notebook.notebook}: {problem}")
+        for check in notebook.checks:
+            if check.status is Status.FAILED:
+                lines.append(f"{result.student} {notebook.notebook} {check.name} "
+                             f"(-{check.max_points:g}): {check.message}")
+            elif verbose and check.status is Status.NOT_AVAILABLE:
+                lines.append(f"{result.student} {notebook.notebook} {check.name}: not available: {check.message}")
+    return lines
+
+
+def render(rows: list[list[str]], *, color: bool) -> str:
+    if color:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*rows[0])
+        for row in rows[1:]:
+            table.add_row(*row)
+        console = Console(record=True, force_terminal=True)
+        with console.capture() as capture:
+            console.print(table)
+        return capture.get()
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
