@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError) as error:
         print(f"autograder: {error.args[0] if error.args else error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("autograder: interrupted; results written so far are kept", file=sys.stderr)
         return 130

@@ -44,7 +44,10 @@ def main(control_fd: int) -> None:
     # Import the heavy modules now, once, so each fork starts warm.
     import numpy  # noqa: F401
     import torch  # noqa: F401
+    import torch._dynamo  # noqa: F401 - optimizers import it on first step(), about 1 s each time otherwise
     import torch.nn.functional  # noqa: F401
+    import torch.optim  # noqa: F401
+    import torch.utils.data  # noqa: F401
     import packaging.version  # noqa: F401
 
     from autograder.sandbox import kernel  # noqa: F401

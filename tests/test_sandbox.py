@@ -1,0 +1,150 @@
+"""The sandboxed notebook process: limits, crashes and isolation, against the real engine."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from autograder.sandbox.client import Sandbox
+from autograder.sandbox.errors import CallTimeout, ChildDied, MissingName, StudentError
+from autograder.sandbox.limits import Limits
+from tests.conftest import SUITES
+
+ROOT = os.geteuid() == 0
+
+
+@pytest.fixture
+def notebook(sandbox):
+    process = sandbox.open_notebook("probe")
+    yield process
+    process.close()
+
+
+def test_cells_keep_going_after_errors_like_nbgrader(notebook):
+    assert notebook.run_cell(0, "x = 1/0").status == "error"
+    assert notebook.run_cell(1, "def double(t):\n    return t * 2").status == "ok"
+    result = notebook.call_name("double", torch.tensor([1, 2]))
+    assert torch.equal(result, torch.tensor([2, 4]))
+
+
+def test_magics_and_shell_escapes_are_skipped(notebook):
+    assert notebook.run_cell(0, "%matplotlib inline\n!pip install nothing\nvalue = 3").status == "ok"
+    assert notebook.run_cell(1, "def value_of():\n    return value").status == "ok"
+    assert notebook.call_name("value_of") == 3
+
+
+def test_a_cell_past_its_time_is_interrupted_and_later_cells_run(sandbox):
+    limits = Limits(cell_seconds=1.0)
+    box = Sandbox(limits=limits, plan=sandbox.plan)
+    with box:
+        process = box.open_notebook("loop")
+        report = process.run_cell(0, "while True:\n    pass")
+        assert report.status == "timeout"
+        assert "1 s time limit" in report.message
+        assert process.run_cell(1, "ok = True").status == "ok"
+        process.close()
+
+
+def test_a_cell_that_ignores_the_interrupt_is_killed_with_a_reason(sandbox):
+    with Sandbox(limits=Limits(cell_seconds=0.5), plan=sandbox.plan) as box:
+        process = box.open_notebook("stubborn")
+        report = process.run_cell(0, "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                                     "time.sleep(10**6)")
+        assert report.status == "timeout"
+        assert "process was stopped" in report.message
+        assert not process.alive
+
+
+def test_memory_bomb_gets_a_precise_reason(notebook):
+    report = notebook.run_cell(6, "hog = bytearray(64 << 30)")
+    assert report.status == "memory"
+    assert report.message == "memory limit of 2 GiB exceeded while running cell 7"
+
+
+def test_sys_exit_is_an_error_of_its_cell_only(notebook):
+    assert notebook.run_cell(0, "import sys; sys.exit(3)").status == "exit"
+    assert notebook.run_cell(1, "y = 2").status == "ok"
+
+
+def test_os_exit_is_reported_as_the_process_ending(notebook):
+    report = notebook.run_cell(2, "import os; os._exit(7)")
+    assert report.status == "died"
+    assert "exited with status 7 while running cell 3" in report.message
+    with pytest.raises(ChildDied):
+        notebook.call_name("anything")
+
+
+def test_output_flood_is_truncated_with_a_marker(notebook):
+    report = notebook.run_cell(0, "print('x' * (50 << 20))")
+    assert report.status == "ok"
+    assert len(report.output) < 70_000
+    assert "output truncated" in report.output
+
+
+def test_student_exceptions_come_back_as_data_with_student_frames_only(notebook):
+    notebook.run_cell(4, "def broken(t):\n    return t.foo")
+    with pytest.raises(StudentError) as caught:
+        notebook.call_name("broken", torch.ones(1))
+    assert caught.value.exc_type == "AttributeError"
+    assert caught.value.where == ("cell 5, line 2, in broken",)
+
+
+def test_missing_names_and_stubs_have_friendly_messages(notebook):
+    with pytest.raises(MissingName, match="`gram` is not defined in probe.ipynb"):
+        notebook.call_name("gram", torch.ones(1))
+    notebook.run_cell(0, "def gram(t):\n    raise NotImplementedError()")
+    with pytest.raises(StudentError, match="`gram` is not implemented yet"):
+        notebook.call_name("gram", torch.ones(1))
+
+
+def test_a_call_past_its_time_is_stopped(sandbox):
+    with Sandbox(limits=Limits(call_seconds=0.5), plan=sandbox.plan) as box:
+        process = box.open_notebook("slow")
+        process.run_cell(0, "def slow():\n    while True:\n        pass\ndef size(s):\n    return len(s)")
+        with pytest.raises(CallTimeout, match="did not finish within the 0.5 s limit"):
+            process.call_name("slow")
+        assert process.call_name("size", "abc") == 3  # the process survives a soft timeout
+        process.close()
+
+
+def test_only_data_crosses_back(notebook):
+    notebook.run_cell(0, "import torch\nclass Sneaky(torch.Tensor):\n    pass\n"
+                         "def make():\n    return torch.ones(2).as_subclass(Sneaky), torch.nn.Linear(2, 2)")
+    tensor, module = notebook.call_name("make")
+    assert type(tensor) is torch.Tensor
+    assert tensor._autograder_meta.type_name.endswith("Sneaky")
+    assert module.type_name == "torch.nn.modules.linear.Linear"  # a reference, not the object
+
+
+def test_environment_is_scrubbed(notebook, monkeypatch):
+    notebook.run_cell(0, "import os\ndef env():\n    return dict(os.environ)")
+    environment = notebook.call_name("env")
+    assert set(environment) <= {"HOME", "TMPDIR", "LANG", "PATH"}
+
+
+@pytest.mark.skipif(not ROOT, reason="privilege drop and namespaces need root")
+def test_student_code_is_unprivileged_and_cannot_see_secrets(notebook):
+    suite = SUITES / "test_02_tensors.py"
+    notebook.run_cell(0, f"""
+import os, socket
+def probe():
+    facts = {{"uid": os.getuid()}}
+    try:
+        facts["suite"] = open({str(suite)!r}).read()[:50]
+    except OSError as error:
+        facts["suite"] = type(error).__name__
+    facts["parent_visible"] = os.path.exists(f"/proc/{{os.getppid()}}/cmdline")
+    try:
+        socket.create_connection(("1.1.1.1", 53), timeout=1)
+        facts["network"] = True
+    except OSError:
+        facts["network"] = False
+    return facts
+""")
+    facts = notebook.call_name("probe")
+    assert facts["uid"] != 0
+    assert facts["suite"] in ("FileNotFoundError", "PermissionError")
+    assert facts["parent_visible"] is False
+    assert facts["network"] is False
