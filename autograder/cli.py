@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--notebook", action="append", default=[], metavar="STEM",
                        help="grade only this notebook, e.g. 04_mlp (repeatable)")
     grade.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    grade.add_argument("--explain", action="append", default=[], metavar="STUDENT",
+                       help="in a class run, list what went wrong for this student (repeatable)")
     grade.add_argument("--verbose", action="store_true", help="also list passed checks and protections")
     _sandbox_options(grade)
 
@@ -136,7 +138,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         raise
     if not args.quiet:
-        _print_results(results, verbose=args.verbose, protections=protections)
+        explain = [r for r in results if not is_class or args.verbose or r.student in args.explain]
+        _print_results(results, explain=explain, verbose=args.verbose, protections=protections)
     return EXIT_OK
 
 
@@ -145,12 +148,15 @@ def _progress_line(result) -> None:
           + (f" + {result.extra_credit:g} extra" if result.extra_credit else ""), file=sys.stderr)
 
 
-def _print_results(results, *, verbose: bool, protections) -> None:
+def _print_results(results, *, explain, verbose: bool, protections) -> None:
     from autograder.reporters.text import details, render, score_table
 
     print(render(score_table(results), color=sys.stdout.isatty()))
-    for result in results:
-        for line in details(result, verbose=verbose):
+    for result in explain:
+        lines = details(result, verbose=verbose)
+        if lines:
+            print(f"\n{result.student}:")
+        for line in lines:
             print(f"  {line}")
     if verbose and protections is not None:
         active = [name for name, on in protections.to_dict().items() if on is True]
@@ -169,8 +175,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         root = args.out or Path(scratch)
         class_dir = build_demo_class(root / "class", assignment=spec)
         grade_args = argparse.Namespace(**{**vars(args), "path": class_dir, "out": root / "results",
-                                           "json": None, "quiet": True, "verbose": False,
-                                           "notebook": []})
+                                           "json": None, "quiet": False, "verbose": False,
+                                           "notebook": [], "explain": ["flawed"]})
         code = cmd_grade(grade_args)
         if code == EXIT_OK:
             print(f"per-student results.json and grades.csv: {root / 'results'}" if args.out else

@@ -23,17 +23,20 @@ def score_table(results: Iterable[SubmissionResult]) -> list[list[str]]:
 
 
 def details(result: SubmissionResult, *, verbose: bool = False) -> list[str]:
-    """What went wrong, one line each: notebook problems and failed checks with their messages."""
+    """What went wrong, one line per notebook problem and per (function, message) of failed checks."""
     lines = []
     for notebook in result.notebooks:
         for problem in notebook.problems:
-            lines.append(f"{result.student} {notebook.notebook}: {problem}")
+            lines.append(f"{notebook.notebook}: {problem}")
+        groups: dict[tuple[str, str], list[float]] = {}
         for check in notebook.checks:
-            if check.status is Status.FAILED:
-                lines.append(f"{result.student} {notebook.notebook} {check.name} "
-                             f"(-{check.max_points:g}): {check.message}")
+            if check.status is Status.FAILED and check.message not in notebook.problems:
+                groups.setdefault((check.function, check.message), []).append(check.max_points)
             elif verbose and check.status is Status.NOT_AVAILABLE:
-                lines.append(f"{result.student} {notebook.notebook} {check.name}: not available: {check.message}")
+                groups.setdefault((check.function, f"not available: {check.message}"), []).append(0.0)
+        for (function, message), points in groups.items():
+            count = f", {len(points)} checks" if len(points) > 1 else ""
+            lines.append(f"{notebook.notebook} {function} (-{sum(points):g}{count}): {message}")
     return lines
 
 

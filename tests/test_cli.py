@@ -1,0 +1,133 @@
+"""The `autograder` command as users run it: results.json, class batches, exit codes, secrecy."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXERCISES, SOLUTIONS, SUITES, write_variant
+
+SEED = ["--seed", "7"]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def hidden_lines() -> set[str]:
+    """Every line of code in the hidden suites that is not a student-facing string."""
+    lines = set()
+    for path in SUITES.glob("*.py"):
+        source = path.read_text()
+        docstrings = {ast.get_docstring(node) or "" for node in ast.walk(ast.parse(source))
+                      if isinstance(node, (ast.FunctionDef, ast.Module, ast.ClassDef))}
+        for line in source.splitlines():
+            text = line.strip()
+            if len(text) < 25 or text.startswith(("#", '"', "'", 'f"', "f'", ")")) or \
+                    any(text in doc for doc in docstrings):
+                continue
+            lines.add(text)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def demo_class(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("class")
+    shutil.copytree(SOLUTIONS, root / "alice")
+    shutil.copytree(EXERCISES, root / "bob")
+    write_variant(root / "carol", "02_tensors", {"gram": "def gram(t):\n    return t.T @ t\n"})
+    (root / "dave").mkdir()
+    shutil.copy(SOLUTIONS / "01_setup.ipynb", root / "dave")
+    (root / "dave" / "02_tensors.ipynb").write_text('{"cells": [')  # truncated JSON
+    return root
+
+
+@pytest.fixture(scope="module")
+def graded_class(demo_class, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    done = run_cli("grade", str(demo_class), "--out", str(out), *SEED)
+    return done, out
+
+
+def test_a_class_gets_one_result_per_student_and_a_grades_csv(graded_class):
+    done, out = graded_class
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.glob("*.json")) == ["alice.json", "bob.json", "carol.json", "dave.json"]
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert list(rows[0]) == ["student", "01_setup", "02_tensors", "03_autograd", "04_mlp", "05_device",
+                             "extra_credit", "total"]
+    by_student = {row["student"]: row for row in rows}
+    assert by_student["alice"]["total"] == "100"
+    assert by_student["bob"]["total"] == "0"
+    assert 0 < float(by_student["carol"]["02_tensors"]) < 20
+    assert by_student["dave"]["01_setup"] == "10" and by_student["dave"]["02_tensors"] == "0"
+
+
+def test_broken_and_missing_notebooks_get_clear_reasons(graded_class):
+    _, out = graded_class
+    dave = json.loads((out / "dave.json").read_text())
+    outputs = "\n".join(test["output"] for test in dave["tests"])
+    assert "02_tensors.ipynb is not valid JSON" in outputs
+    assert "03_autograd.ipynb was not found in the submission" in outputs
+
+
+def test_results_json_is_gradescope_format(graded_class):
+    _, out = graded_class
+    alice = json.loads((out / "alice.json").read_text())
+    assert alice["score"] == 100
+    assert alice["extra_data"]["max_score"] == 100
+    assert alice["extra_data"]["extra_credit"] == 0
+    for test in alice["tests"]:
+        assert set(test) >= {"name", "number", "score", "max_score", "status", "output", "visibility", "tags"}
+        assert test["tags"][0] in {"01_setup", "02_tensors", "03_autograd", "04_mlp", "05_device"}
+    extra = [t for t in alice["tests"] if "extra-credit" in t["tags"]]
+    assert extra and all(t["max_score"] == 0 for t in extra)
+    assert sum(t["max_score"] for t in alice["tests"]) == 100
+
+
+def test_no_hidden_suite_line_appears_in_any_output(graded_class):
+    done, out = graded_class
+    produced = done.stdout + done.stderr + "".join(p.read_text() for p in out.iterdir())
+    leaked = [line for line in hidden_lines() if line in produced]
+    assert leaked == []
+
+
+def test_single_student_json_and_table(tmp_path):
+    target = tmp_path / "results.json"
+    done = run_cli("grade", str(SOLUTIONS / "02_tensors.ipynb"), "--notebook", "02_tensors", "--json", str(target),
+                   *SEED)
+    assert done.returncode == 0, done.stderr
+    assert "20/20" in done.stdout
+    assert json.loads(target.read_text())["score"] == 20
+
+
+def test_usage_errors_exit_non_zero_with_a_message(tmp_path):
+    missing = run_cli("grade", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    no_suites = run_cli("grade", str(SOLUTIONS), "--suites", str(tmp_path))
+    assert no_suites.returncode == 1 and "hidden suite" in no_suites.stderr
+    bad_limit = run_cli("grade", str(SOLUTIONS), "--limit", "memory=lots")
+    assert bad_limit.returncode == 2 and "--limit: limit memory_bytes='lots'" in bad_limit.stderr
+
+
+def test_env_reports_ok_lines():
+    done = run_cli("env")
+    assert done.returncode == 0
+    assert "[OK]   torch" in done.stdout and "Python" in done.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="strict isolation needs root")
+def test_strict_isolation_is_available_as_root(tmp_path):
+    done = run_cli("grade", str(SOLUTIONS / "01_setup.ipynb"), "--notebook", "01_setup", "--isolation", "strict",
+                   "--verbose", *SEED)
+    assert done.returncode == 0, done.stderr
+    assert "unprivileged_user" in done.stdout and "hidden_files_masked" in done.stdout
