@@ -114,10 +114,13 @@ def _stem_matches(filename: str, stem: str) -> bool:
 
 
 def _defined_names(path: Path) -> set[str]:
+    """Top-level functions and classes defined in a notebook's code cells (empty if unreadable)."""
     try:
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
             return set()
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cells = data.get("cells") or [c for sheet in data.get("worksheets", []) for c in sheet.get("cells", [])]
+        sources = ["".join(c.get("source") or c.get("input") or "") for c in cells if c.get("cell_type") == "code"]
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError):
         return set()
-    return set(re.findall(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)", text.replace("\\n", "\n"), flags=re.M))
+    return set(re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)", "\n".join(sources), flags=re.M))

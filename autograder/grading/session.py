@@ -56,7 +56,7 @@ class StudentNotebook:
         self._problem = problem
         self._process: NotebookProcess | None = None
         self._starts = 0
-        self._fatal_cells: set[int] = set()
+        self._fatal_cells: dict[int, CellReport] = {}
         self.cell_reports: tuple[CellReport, ...] = ()
         self.notes: list[str] = []
         self.run_seconds = 0.0
@@ -66,15 +66,15 @@ class StudentNotebook:
     def _live_process(self) -> NotebookProcess:
         if self._notebook is None:
             raise NotebookUnavailable(self._problem or f"{self._stem}.ipynb was not found in the submission")
-        if self._process is not None and self._process.alive:
-            return self._process
-        if self._starts > self._sandbox.limits.restarts:
-            raise ChildDied(self._last_death)
-        if self._process is not None:
-            self.notes.append(f"the notebook process was restarted after: {self._last_death}")
-        self._starts += 1
-        self._process = self._sandbox.open_notebook(self._stem)
-        self._run_cells(self._process)
+        while self._process is None or not self._process.alive:
+            if self._starts > self._sandbox.limits.restarts:
+                raise ChildDied(self._last_death)
+            if self._process is not None:
+                self.notes.append(f"the notebook was run again, without the cell that stopped it, after: "
+                                  f"{self._last_death}")
+            self._starts += 1
+            self._process = self._sandbox.open_notebook(self._stem)
+            self._run_cells(self._process)
         return self._process
 
     @property
@@ -84,12 +84,13 @@ class StudentNotebook:
         return self._process._dead_reason or "the notebook process stopped"
 
     def _run_cells(self, process: NotebookProcess) -> None:
+        """Run every cell in order; stop at a cell that ends the process (it is skipped next time)."""
         limits = self._sandbox.limits
         started = time.monotonic()
         reports = []
         for index, source in enumerate(self._notebook.code_cells):
             if index in self._fatal_cells:
-                reports.append(CellReport(index, "skipped", f"cell {index + 1} was skipped: it stopped the process before"))
+                reports.append(self._fatal_cells[index])
                 continue
             remaining = limits.notebook_seconds - (time.monotonic() - started)
             if remaining <= 0:
@@ -97,17 +98,13 @@ class StudentNotebook:
                                           f"cell {index + 1} was not run: the notebook used up its "
                                           f"{limits.notebook_seconds:g} s time limit"))
                 continue
-            if not process.alive:
-                process = self._sandbox.open_notebook(self._stem)
-                self._process = process
-                self.notes.append("later cells ran in a fresh process")
             report = process.run_cell(index, source, timeout=min(limits.cell_seconds, remaining))
-            if report.status in ("died", "timeout") and not process.alive:
-                self._fatal_cells.add(index)
             reports.append(report)
+            if not process.alive:
+                self._fatal_cells[index] = report
+                break
         self.run_seconds += time.monotonic() - started
-        if not self.cell_reports:
-            self.cell_reports = tuple(reports)
+        self.cell_reports = tuple(reports)
 
     def ensure_started(self) -> None:
         with contextlib.suppress(Exception):
