@@ -44,7 +44,8 @@ def describe(value: Any) -> str:
         return f"a {value.type_name}"
     if value is None:
         return "None"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def meta(tensor: torch.Tensor) -> TensorMeta:

@@ -125,6 +125,10 @@ class StudentNotebook:
         """Call the student's function ``name``."""
         return self._live_process().call_name(name, *args, **kwargs)
 
+    def call_inspecting(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
+        """Call ``name``; return ``(result, args, kwargs)`` with the arguments as the call left them."""
+        return self._live_process().call_inspecting(name, *args, **kwargs)
+
     def _request(self, header: dict, value: Any = None, *, what: str) -> Any:
         return self._live_process().request(header, value, what=what)
 
@@ -161,6 +165,10 @@ class StudentNotebook:
 
     def read_weights(self, path: str) -> Any:
         return self._request({"op": "read_weights", "path": path}, what=f"torch.load({path!r}, weights_only=True)")
+
+    def write_weights(self, path: str, state: dict[str, torch.Tensor]) -> None:
+        """``torch.save(state, path)`` in the child's working directory, by the trusted runner."""
+        self._request({"op": "write_weights", "path": path}, state, what=f"torch.save(..., {path!r})")
 
     def environment(self) -> dict:
         return self._request({"op": "environment"}, what="the environment report")

@@ -223,6 +223,12 @@ class NotebookProcess:
     def call_name(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return self.request({"op": "call", "target": ["name", name]}, (list(args), kwargs), what=name)
 
+    def call_inspecting(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
+        """Call ``name`` and also return its arguments as the call left them (to detect in-place changes)."""
+        result, positional, keywords = self.request({"op": "call", "target": ["name", name], "inspect_args": True},
+                                                    (list(args), kwargs), what=name)
+        return result, positional, keywords
+
     def request(self, header: dict, value: Any = None, *, what: str, timeout: float | None = None) -> Any:
         """Send one request; return the decoded value or raise a :class:`SandboxError`."""
         timeout = self.limits.call_seconds if timeout is None else timeout

@@ -100,9 +100,9 @@ def _encode(value: Any, ref_for, budget: list[int], depth: int) -> Any:
     if kind in (list, tuple):
         tag = "l" if kind is list else "u"
         return (tag, [_encode(item, ref_for, budget, depth + 1) for item in value])
-    if kind is dict:
+    if isinstance(value, dict):  # OrderedDict (state dicts) and other dict subclasses cross as dicts
         return ("d", [[_encode(k, ref_for, budget, depth + 1), _encode(v, ref_for, budget, depth + 1)]
-                      for k, v in value.items()])
+                      for k, v in dict.items(value)])
     if isinstance(value, numbers.Number) and not isinstance(value, (bool, torch.Tensor)):
         converted = _plain_number(value)
         if converted is not None:
@@ -154,13 +154,19 @@ def loads(blob: bytes) -> Any:
 # ---------------------------------------------------------------- decoding
 
 
-def decode(tree: Any, *, resolve_ref: Callable[[RefToken], Any]) -> Any:
-    """Rebuild a value from a tagged tree; ``resolve_ref`` turns ref tokens into objects."""
+def decode(tree: Any, *, resolve_ref: Callable[[RefToken], Any], restore_requires_grad: bool = False) -> Any:
+    """Rebuild a value from a tagged tree; ``resolve_ref`` turns ref tokens into objects.
+
+    On the grader's side each tensor carries its :class:`TensorMeta` (see
+    :func:`tensor_meta`).  On the child's side (``restore_requires_grad``) tensors
+    arrive bare, so that saving them stays plain data, and a tensor sent with
+    ``requires_grad=True`` arrives as a leaf that requires grad.
+    """
     budget = [MAX_NODES]
-    return _decode(tree, resolve_ref, budget, 0)
+    return _decode(tree, resolve_ref, budget, 0, restore_requires_grad)
 
 
-def _decode(node: Any, resolve_ref, budget: list[int], depth: int) -> Any:
+def _decode(node: Any, resolve_ref, budget: list[int], depth: int, grad: bool = False) -> Any:
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
         raise CodecError("the reply is too large or too deeply nested")
@@ -172,8 +178,11 @@ def _decode(node: Any, resolve_ref, budget: list[int], depth: int) -> Any:
     if tag == "n" and len(node) == 3 and type(node[1]) in (int, float):
         return node[1]
     if tag == "t" and len(node) == 3 and type(node[1]) is torch.Tensor and isinstance(node[2], dict):
-        tensor = node[1]
-        tensor._autograder_meta = _tensor_meta(node[2])
+        tensor, info = node[1], _tensor_meta(node[2])
+        if not grad:
+            tensor._autograder_meta = info
+        elif info.requires_grad and (tensor.is_floating_point() or tensor.is_complex()):
+            tensor.requires_grad_(True)
         return tensor
     if tag == "dev" and len(node) == 2 and isinstance(node[1], str):
         try:
@@ -186,16 +195,16 @@ def _decode(node: Any, resolve_ref, budget: list[int], depth: int) -> Any:
             raise CodecError("unknown dtype")
         return dtype
     if tag in ("l", "u") and len(node) == 2 and isinstance(node[1], list):
-        items = [_decode(item, resolve_ref, budget, depth + 1) for item in node[1]]
+        items = [_decode(item, resolve_ref, budget, depth + 1, grad) for item in node[1]]
         return items if tag == "l" else tuple(items)
     if tag == "d" and len(node) == 2 and isinstance(node[1], list):
         result = {}
         for pair in node[1]:
             if not isinstance(pair, (list, tuple)) or len(pair) != 2:
                 raise CodecError("malformed dict in reply")
-            key = _decode(pair[0], resolve_ref, budget, depth + 1)
+            key = _decode(pair[0], resolve_ref, budget, depth + 1, grad)
             try:
-                result[key] = _decode(pair[1], resolve_ref, budget, depth + 1)
+                result[key] = _decode(pair[1], resolve_ref, budget, depth + 1, grad)
             except TypeError:
                 raise CodecError("unhashable dict key in reply") from None
         return result

@@ -1,0 +1,217 @@
+"""Hidden checks for 01_setup.ipynb: version comparison and the environment report (A.1.3).
+
+``version_at_least`` is compared with ``packaging.version.Version`` on random version
+strings, one family of tricky strings per check.  ``environment_report`` is compared with
+the facts the trusted runner measured in the notebook process before any student cell
+ran (``nb.environment()``); GPU and MPS availability are simulated by patching torch's
+availability functions.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from packaging.version import Version
+
+from autograder.grading.judge import describe, fail
+
+NOTEBOOK = "01_setup"
+
+KEYS = ("python", "torch", "cuda", "mps", "python_ok", "torch_ok")
+FLAGS = ("cuda", "mps", "python_ok", "torch_ok")
+
+
+def _int(rng: torch.Generator, low: int, high: int) -> int:
+    """A random int in [low, high]."""
+    return int(torch.randint(low, high + 1, (), generator=rng))
+
+
+def _pick(rng: torch.Generator, options):
+    return options[_int(rng, 0, len(options) - 1)]
+
+
+def _reference(version: str, minimum: str) -> bool:
+    return Version(version) >= Version(minimum)
+
+
+def _judge_pairs(nb, pairs, *, defect: str) -> None:
+    """Call version_at_least on every pair; fail naming ``defect`` on the first wrong answer."""
+    for version, minimum in pairs:
+        got = nb.version_at_least(version, minimum)
+        if type(got) is not bool:
+            fail(f"version_at_least should return True or False (a bool), but returned {describe(got)}")
+        if got != _reference(version, minimum):
+            fail(f"version_at_least gave a wrong answer {defect}")
+
+
+def _release(rng: torch.Generator, parts: int, high: int = 9) -> list[int]:
+    return [_int(rng, 0, high) for _ in range(parts)]
+
+
+def _text(parts: list[int]) -> str:
+    return ".".join(str(p) for p in parts)
+
+
+# ------------------------------------------------------------------ version_at_least
+
+
+@pytest.mark.grade(1, fn="version_at_least")
+def test_version_at_least_simple_cases(nb, rng):
+    """Plain major.minor.patch versions with one-digit parts, including equal versions."""
+    pairs = []
+    for _ in range(6):
+        a, b = _release(rng, 3), _release(rng, 3)
+        pairs += [(_text(a), _text(b)), (_text(b), _text(a))]
+    same = _text(_release(rng, 3))
+    pairs.append((same, same))
+    _judge_pairs(nb, pairs, defect="for plain versions such as 2.3.1 (an equal version counts as 'at least')")
+
+
+@pytest.mark.grade(1, fn="version_at_least")
+def test_version_at_least_multi_digit_parts(nb, rng):
+    """Parts with several digits compare as numbers: 2.10.0 is newer than 2.9.1."""
+    pairs = []
+    for _ in range(4):
+        major = _int(rng, 1, 3)
+        big = [major, _int(rng, 10, 99), _int(rng, 0, 20)]
+        small = [major, _int(rng, 2, 9), _int(rng, 0, 20)]
+        pairs += [(_text(big), _text(small)), (_text(small), _text(big))]
+        patch_big = [major, _int(rng, 0, 9), _int(rng, 10, 40)]
+        patch_small = [patch_big[0], patch_big[1], _int(rng, 2, 9)]
+        pairs += [(_text(patch_big), _text(patch_small)), (_text(patch_small), _text(patch_big))]
+    _judge_pairs(nb, pairs, defect="when a part has two or more digits: compare the parts as numbers, "
+                                   "not the strings character by character")
+
+
+@pytest.mark.grade(1, fn="version_at_least")
+def test_version_at_least_local_tags(nb, rng):
+    """Local labels such as +cpu or +cu121 (the builds of PyTorch wheels) are handled."""
+    pairs = []
+    for _ in range(4):
+        major, minor, patch = _int(rng, 1, 3), _int(rng, 0, 8), _int(rng, 0, 4)
+        tag = _pick(rng, ["cpu", f"cu{_int(rng, 110, 129)}", f"cu{_int(rng, 110, 129)}"])
+        version = f"{major}.{minor}.{patch}+{tag}"
+        pairs += [
+            (version, f"{major}.{minor}"),
+            (version, f"{major}.{minor}.{patch}"),
+            (version, f"{major}.{minor}.{patch + _int(rng, 1, 5)}"),
+            (version, f"{major}.{minor + 1}"),
+            (f"{major}.{minor}.{patch}+cu{_int(rng, 110, 129)}", f"{major}.{minor}.{_int(rng, 5, 9)}"),
+        ]
+    _judge_pairs(nb, pairs, defect="for a version with a local label such as '+cpu' or '+cu121' "
+                                   "(the label after '+' is not part of the number)")
+
+
+@pytest.mark.grade(1, fn="version_at_least")
+def test_version_at_least_pre_releases(nb, rng):
+    """Pre-releases (a0, b1, rc1) come before the final release of the same version."""
+    pairs = []
+    for _ in range(3):
+        release = _text([_int(rng, 1, 3), _int(rng, 0, 12), _int(rng, 0, 4)])
+        kind = _pick(rng, ["a", "b", "rc"])
+        pre = f"{release}{kind}{_int(rng, 0, 3)}"
+        pairs += [(pre, release), (release, pre), (pre, pre)]
+        pairs += [(f"{release}a{_int(rng, 0, 3)}", f"{release}rc{_int(rng, 0, 3)}")]
+        pairs += [(f"{release}rc{_int(rng, 0, 3)}", f"{release}a{_int(rng, 0, 3)}")]
+    _judge_pairs(nb, pairs, defect="for a pre-release such as '2.1.0a0' or '2.1.0rc1', which comes "
+                                   "before the final '2.1.0'")
+
+
+@pytest.mark.grade(1, fn="version_at_least")
+def test_version_at_least_different_lengths(nb, rng):
+    """Versions with a different number of parts: 2.0 and 2.0.0 are the same version."""
+    pairs = []
+    for _ in range(3):
+        major, minor = _int(rng, 1, 3), _int(rng, 0, 12)
+        short = f"{major}.{minor}"
+        pairs += [(short, f"{short}.0"), (f"{short}.0", short), (short, f"{short}.{_int(rng, 1, 9)}"),
+                  (f"{short}.{_int(rng, 1, 9)}", short), (f"{major}", f"{major}.0.0"),
+                  (f"{major}.{minor + 1}", f"{short}.{_int(rng, 1, 9)}")]
+    _judge_pairs(nb, pairs, defect="when the two versions have a different number of parts "
+                                   "(missing parts count as 0: '2.0' is the same as '2.0.0')")
+
+
+# ------------------------------------------------------------------ environment_report
+
+
+def _report(nb) -> dict:
+    report = nb.environment_report()
+    if not isinstance(report, dict):
+        fail(f"environment_report should return a dict, but returned {describe(report)}")
+    return report
+
+
+def _entry(report: dict, key: str):
+    if key not in report:
+        fail(f"environment_report's dict has no key {key!r}")
+    return report[key]
+
+
+def _as_text(value):
+    """A str (torch.__version__, a str subclass, arrives as a plain str), else None."""
+    return value if type(value) is str else None
+
+
+@pytest.mark.grade(1, fn="environment_report")
+def test_environment_report_keys_and_types(nb):
+    """The dict has exactly the six keys, version strings as str and the four flags as bool."""
+    report = _report(nb)
+    missing = [key for key in KEYS if key not in report]
+    if missing:
+        fail(f"environment_report's dict lacks the key(s) {', '.join(repr(k) for k in missing)}")
+    extra = [key for key in report if key not in KEYS]
+    if extra:
+        fail("environment_report's dict has keys besides the six asked for; remove the extra ones")
+    for key in ("python", "torch"):
+        if _as_text(report[key]) is None:
+            fail(f"report[{key!r}] should be a str, but it is {describe(report[key])}")
+    for key in FLAGS:
+        if type(report[key]) is not bool:
+            fail(f"report[{key!r}] should be True or False (a bool), but it is {describe(report[key])}")
+
+
+@pytest.mark.grade(1, fn="environment_report")
+def test_environment_report_versions(nb):
+    """report["python"] and report["torch"] are the versions of the running Python and PyTorch."""
+    facts = nb.environment()
+    report = _report(nb)
+    python = _as_text(_entry(report, "python"))
+    if python != facts["python"]:
+        fail('report["python"] is not the running Python version in the form "3.11.7": read it from '
+             "the interpreter (platform.python_version()) instead of writing it down")
+    if _as_text(_entry(report, "torch")) != facts["torch"]:
+        fail('report["torch"] is not the installed PyTorch version: use torch.__version__')
+
+
+@pytest.mark.grade(1, fn="environment_report")
+def test_environment_report_version_flags(nb):
+    """python_ok and torch_ok say whether Python >= 3.10 and PyTorch >= 2.0."""
+    facts = nb.environment()
+    report = _report(nb)
+    if _entry(report, "python_ok") != (Version(facts["python"]) >= Version("3.10")):
+        fail('report["python_ok"] is wrong: it should say whether the Python version is 3.10 or newer')
+    if _entry(report, "torch_ok") != (Version(facts["torch"]) >= Version("2.0")):
+        fail('report["torch_ok"] is wrong: it should say whether the PyTorch version is 2.0 or newer')
+
+
+def _follows(nb, key: str, target: str, other: str, label: str) -> None:
+    for available in (True, False):
+        with nb.patched({target: available, other: False}):
+            report = _report(nb)
+            value = _entry(report, key)
+        if value != available or type(value) is not bool:
+            state = "available" if available else "not available"
+            fail(f'report["{key}"] is wrong when {label} is {state}: call {target}() inside '
+                 "environment_report (every time it runs) and store its answer as a bool")
+
+
+@pytest.mark.grade(1, fn="environment_report")
+def test_environment_report_cuda(nb):
+    """report["cuda"] follows torch.cuda.is_available(), on machines with and without a GPU."""
+    _follows(nb, "cuda", "torch.cuda.is_available", "torch.backends.mps.is_available", "a CUDA GPU")
+
+
+@pytest.mark.grade(1, fn="environment_report")
+def test_environment_report_mps(nb):
+    """report["mps"] follows torch.backends.mps.is_available(), on Macs with and without MPS."""
+    _follows(nb, "mps", "torch.backends.mps.is_available", "torch.cuda.is_available", "Apple's MPS backend")

@@ -1,0 +1,94 @@
+"""A correct 04_mlp.ipynb written in another style than the reference solution."""
+
+NOTEBOOK = "04_mlp"
+
+ALTERNATIVE = {
+    "NeuralNetwork": '''
+class NeuralNetwork(nn.Module):
+    def __init__(self, num_inputs, num_outputs):
+        super().__init__()
+        sizes = [num_inputs, 30, 20]
+        modules = []
+        for width_in, width_out in zip(sizes, sizes[1:]):
+            modules += [nn.Linear(width_in, width_out), nn.ReLU()]
+        modules.append(nn.Linear(sizes[-1], num_outputs))
+        self.layers = nn.Sequential(*modules)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+''',
+    "count_parameters": '''
+def count_parameters(model):
+    total = 0
+    for _, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            total += parameter.numel()
+    return total
+''',
+    "ToyDataset": '''
+class ToyDataset(Dataset):
+    def __init__(self, features, labels):
+        assert len(features) == len(labels)
+        self.pairs = (features, labels)
+
+    def __getitem__(self, index):
+        features, labels = self.pairs
+        return features[index], labels[index]
+
+    def __len__(self):
+        return len(self.pairs[1])
+''',
+    "make_loaders": '''
+def make_loaders(X_train, y_train, X_test, y_test, batch_size=2, seed=123):
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    train_loader = DataLoader(ToyDataset(X_train, y_train), batch_size, shuffle=True,
+                              num_workers=0, drop_last=True, generator=generator)
+    test_loader = DataLoader(ToyDataset(X_test, y_test), batch_size)
+    return (train_loader, test_loader)
+''',
+    "train": '''
+def train(model, loader, epochs=3, lr=0.5):
+    # plain gradient descent written out by hand instead of torch.optim.SGD
+    history = []
+    model.train()
+    for _ in range(epochs):
+        for features, labels in loader:
+            for parameter in model.parameters():
+                parameter.grad = None
+            loss = F.cross_entropy(model(features), labels)
+            loss.backward()
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    if parameter.grad is not None:
+                        parameter.add_(parameter.grad, alpha=-lr)
+            history.append(loss.detach().item())
+    return history
+''',
+    "compute_accuracy": '''
+@torch.no_grad()
+def compute_accuracy(model, loader):
+    was_training = model.training
+    model.eval()
+    right = seen = 0
+    for features, labels in loader:
+        right += (model(features).argmax(dim=-1) == labels).sum().item()
+        seen += labels.numel()
+    model.train(was_training)
+    return right / seen
+''',
+    "save_model": '''
+def save_model(model, path):
+    state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    torch.save(state, path)
+''',
+    "load_model": '''
+def load_model(path, num_inputs, num_outputs):
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = NeuralNetwork(num_inputs=num_inputs, num_outputs=num_outputs)
+    model.load_state_dict(state)
+    return model.eval()
+''',
+}

@@ -1,0 +1,237 @@
+"""Mutants of 03_autograd.ipynb: one typical mistake per variant.
+
+The reference loss calls ``logistic_forward`` and the gradient functions call
+``logistic_loss``.  Mutants of the forward pass therefore also replace the loss with a
+self-contained correct one, so that they lose only the forward checks.
+"""
+
+from tests.mutants import Mutant
+
+NOTEBOOK = "03_autograd"
+
+_OWN_LOSS = '''
+def logistic_loss(x1, w1, b, y):
+    return F.binary_cross_entropy(torch.sigmoid(x1 * w1 + b), y)
+'''
+
+_LOSS_GRADIENTS = '''
+def loss_gradients(x1, w1, b, y):
+    w = w1.detach().clone().requires_grad_(True)
+    bias = b.detach().clone().requires_grad_(True)
+    loss = logistic_loss(x1, w, bias, y)
+    grad_w, grad_b = torch.autograd.grad(loss, (w, bias){grad_options})
+    return {returned}
+'''
+
+_BACKWARD_GRADIENTS = '''
+def backward_gradients(x1, w1, b, y):
+    w = w1.detach().clone().requires_grad_(True)
+    bias = b.detach().clone().requires_grad_(True)
+    loss = logistic_loss(x1, w, bias, y)
+    loss.backward({backward_options})
+    return {returned}
+'''
+
+
+def _loss_gradients(grad_options: str = "", returned: str = "grad_w, grad_b") -> str:
+    return _LOSS_GRADIENTS.format(grad_options=grad_options, returned=returned)
+
+
+def _backward_gradients(backward_options: str = "", returned: str = "w.grad, bias.grad") -> str:
+    return _BACKWARD_GRADIENTS.format(backward_options=backward_options, returned=returned)
+
+
+_GRADIENT_VALUE_CHECKS = {
+    "test_loss_gradients_book_example", "test_loss_gradients_random_scalars", "test_loss_gradients_vectors",
+    "test_loss_gradients_exact", "test_backward_gradients_book_example",
+    "test_backward_gradients_random_scalars", "test_backward_gradients_vectors",
+}
+
+MUTANTS = [
+    Mutant(
+        name="forward_missing_sigmoid",
+        defect="returns x1 * w1 + b without the sigmoid",
+        cells={"logistic_forward": '''
+def logistic_forward(x1, w1, b):
+    return x1 * w1 + b
+''', "logistic_loss": _OWN_LOSS},
+        loses=frozenset({"test_logistic_forward_book_example", "test_logistic_forward_random_scalars",
+                         "test_logistic_forward_vectors"}),
+        message_contains="torch.sigmoid",
+    ),
+    Mutant(
+        name="forward_without_bias",
+        defect="forgets the bias, which the book's example (b = 0) does not reveal",
+        cells={"logistic_forward": '''
+def logistic_forward(x1, w1, b):
+    return torch.sigmoid(x1 * w1)
+''', "logistic_loss": _OWN_LOSS},
+        loses=frozenset({"test_logistic_forward_random_scalars", "test_logistic_forward_vectors"}),
+        message_contains="bias included",
+    ),
+    Mutant(
+        name="forward_casts_to_float32",
+        defect="converts the result to float32 whatever the input dtype",
+        cells={"logistic_forward": '''
+def logistic_forward(x1, w1, b):
+    return torch.sigmoid((x1 * w1 + b).float())
+''', "logistic_loss": _OWN_LOSS},
+        loses=frozenset({"test_logistic_forward_float64"}),
+    ),
+    Mutant(
+        name="loss_mse",
+        defect="uses the mean squared error instead of the binary cross-entropy",
+        cells={"logistic_loss": '''
+def logistic_loss(x1, w1, b, y):
+    return F.mse_loss(logistic_forward(x1, w1, b), y)
+'''},
+        loses=frozenset({"test_logistic_loss_book_example", "test_logistic_loss_random_scalars",
+                         "test_logistic_loss_vectors", "test_logistic_loss_saturated_predictions"}
+                        | _GRADIENT_VALUE_CHECKS),
+        message_contains="binary_cross_entropy",
+    ),
+    Mutant(
+        name="loss_summed",
+        defect="sums the loss over the samples instead of averaging it",
+        cells={"logistic_loss": '''
+def logistic_loss(x1, w1, b, y):
+    return F.binary_cross_entropy(logistic_forward(x1, w1, b), y, reduction="sum")
+'''},
+        loses=frozenset({"test_logistic_loss_vectors", "test_logistic_loss_saturated_predictions",
+                         "test_loss_gradients_vectors", "test_backward_gradients_vectors"}),
+        message_contains="not the sum",
+    ),
+    Mutant(
+        name="loss_hand_written_log",
+        defect="types in the cross-entropy formula, which gives inf when a prediction is exactly 1",
+        cells={"logistic_loss": '''
+def logistic_loss(x1, w1, b, y):
+    p = logistic_forward(x1, w1, b)
+    return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+'''},
+        loses=frozenset({"test_logistic_loss_saturated_predictions"}),
+        message_contains="inf",
+    ),
+    Mutant(
+        name="loss_in_float32",
+        defect="converts prediction and labels to float32 before the loss",
+        cells={"logistic_loss": '''
+def logistic_loss(x1, w1, b, y):
+    return F.binary_cross_entropy(logistic_forward(x1, w1, b).float(), y.float())
+'''},
+        loses=frozenset({"test_logistic_loss_float64", "test_loss_gradients_exact"}),
+    ),
+    Mutant(
+        name="gradients_swapped",
+        defect="returns (dL/db, dL/dw1)",
+        cells={"loss_gradients": _loss_gradients(returned="grad_b, grad_w")},
+        loses=frozenset({"test_loss_gradients_book_example", "test_loss_gradients_random_scalars",
+                         "test_loss_gradients_vectors", "test_loss_gradients_exact"}),
+        message_contains="wrong order",
+    ),
+    Mutant(
+        name="gradients_hard_coded",
+        defect="returns the book's gradients whatever the input",
+        cells={"loss_gradients": '''
+def loss_gradients(x1, w1, b, y):
+    return torch.tensor([-0.0898]), torch.tensor([-0.0817])
+'''},
+        loses=frozenset({"test_loss_gradients_random_scalars", "test_loss_gradients_vectors",
+                         "test_loss_gradients_float64", "test_loss_gradients_exact"}),
+    ),
+    Mutant(
+        name="gradients_with_graph",
+        defect="asks autograd for a graph of the gradients (create_graph=True) and returns them attached",
+        cells={"loss_gradients": _loss_gradients(grad_options=", create_graph=True")},
+        loses=frozenset({"test_loss_gradients_plain_tensors"}),
+        message_contains="create_graph",
+    ),
+    Mutant(
+        name="gradients_finite_differences",
+        defect="approximates the gradients with central differences instead of using autograd",
+        cells={"loss_gradients": '''
+def loss_gradients(x1, w1, b, y):
+    step = 1e-6
+    params = [w1.detach().double(), b.detach().double()]
+
+    def loss_of(values):
+        return logistic_loss(x1.double(), values[0], values[1], y.double()).item()
+
+    grads = []
+    for index, param in enumerate(params):
+        grad = torch.zeros_like(param)
+        for k in range(param.numel()):
+            up = [p.clone() for p in params]
+            down = [p.clone() for p in params]
+            up[index].view(-1)[k] += step
+            down[index].view(-1)[k] -= step
+            grad.view(-1)[k] = (loss_of(up) - loss_of(down)) / (2 * step)
+        grads.append(grad.to((w1 if index == 0 else b).dtype))
+    return grads[0], grads[1]
+'''},
+        loses=frozenset({"test_loss_gradients_exact"}),
+        message_contains="torch.autograd.grad",
+    ),
+    Mutant(
+        name="gradients_in_float32",
+        defect="copies the parameters as float32, losing the float64 dtype",
+        cells={"loss_gradients": '''
+def loss_gradients(x1, w1, b, y):
+    w = w1.detach().float().requires_grad_(True)
+    bias = b.detach().float().requires_grad_(True)
+    loss = logistic_loss(x1.float(), w, bias, y.float())
+    return tuple(torch.autograd.grad(loss, (w, bias)))
+'''},
+        loses=frozenset({"test_loss_gradients_float64", "test_loss_gradients_exact"}),
+    ),
+    Mutant(
+        name="backward_swapped",
+        defect="returns (b.grad, w1.grad)",
+        cells={"backward_gradients": _backward_gradients(returned="bias.grad, w.grad")},
+        loses=frozenset({"test_backward_gradients_book_example", "test_backward_gradients_random_scalars",
+                         "test_backward_gradients_vectors"}),
+    ),
+    Mutant(
+        name="backward_with_graph",
+        defect="calls loss.backward(create_graph=True), so the stored gradients carry a graph",
+        cells={"backward_gradients": _backward_gradients(backward_options="create_graph=True")},
+        loses=frozenset({"test_backward_gradients_plain_tensors"}),
+    ),
+    Mutant(
+        name="backward_returns_parameters",
+        defect="returns the parameters themselves instead of their .grad",
+        cells={"backward_gradients": _backward_gradients(returned="w, bias")},
+        loses=frozenset({"test_backward_gradients_book_example", "test_backward_gradients_random_scalars",
+                         "test_backward_gradients_vectors", "test_backward_gradients_plain_tensors"}),
+    ),
+    Mutant(
+        name="backward_on_non_leaf",
+        defect="calls backward on a computed copy (w1 * 1) whose .grad PyTorch never fills in",
+        cells={"backward_gradients": '''
+def backward_gradients(x1, w1, b, y):
+    w1.requires_grad_(True)
+    b.requires_grad_(True)
+    w, bias = w1 * 1, b * 1
+    loss = logistic_loss(x1, w, bias, y)
+    loss.backward()
+    return w.grad, bias.grad
+'''},
+        loses=frozenset({"test_backward_gradients_book_example", "test_backward_gradients_random_scalars",
+                         "test_backward_gradients_vectors", "test_backward_gradients_float64",
+                         "test_backward_gradients_plain_tensors"}),
+        message_contains="returned None",
+    ),
+    Mutant(
+        name="loss_gradients_modifies_inputs",
+        defect="calls requires_grad_() on the caller's w1 and b instead of on copies",
+        cells={"loss_gradients": '''
+def loss_gradients(x1, w1, b, y):
+    w1.requires_grad_(True)
+    b.requires_grad_(True)
+    loss = F.binary_cross_entropy(torch.sigmoid(x1 * w1 + b), y)
+    return torch.autograd.grad(loss, [w1, b])
+'''},
+        loses=frozenset({"test_loss_gradients_plain_tensors"}),
+        message_contains="modified its input",
+    ),
+]
