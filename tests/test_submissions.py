@@ -85,3 +85,19 @@ def test_checkpoints_are_ignored_when_locating(tmp_path):
     (tmp_path / ".ipynb_checkpoints").mkdir()
     shutil.copy(SOLUTIONS / "04_mlp.ipynb", tmp_path / ".ipynb_checkpoints" / "04_mlp-checkpoint.ipynb")
     assert locate(tmp_path, APPENDIX_A.notebook("04_mlp"), others=APPENDIX_A) is None
+
+
+def test_a_slow_function_costs_only_its_own_checks(sandbox, tmp_path):
+    from autograder.grading.runner import grade_submission
+    from autograder.sandbox.client import Sandbox
+    from autograder.sandbox.limits import Limits
+    from tests.conftest import SUITES
+
+    write_variant(tmp_path, "02_tensors", {"gram": "import time\ndef gram(t):\n    time.sleep(30)\n    return t @ t.T\n"})
+    with Sandbox(limits=Limits(check_seconds=1.0), plan=sandbox.plan) as quick:
+        result = grade_submission(submission=tmp_path, student="s", assignment=APPENDIX_A.subset(["02_tensors"]),
+                                  suites_dir=SUITES, sandbox=quick, seed=1).notebook("02_tensors")
+    gram_checks = [c for c in result.checks if c.function == "gram"]
+    assert all(c.points == 0 for c in gram_checks)
+    assert all("1 s" in c.message for c in gram_checks), [c.message for c in gram_checks]
+    assert result.points == 20 - sum(c.max_points for c in gram_checks)

@@ -71,6 +71,14 @@ class GradingPlugin:
     # ------------------------------------------------------------ outcomes
 
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        # Running the notebook's cells is not part of any check's time budget.
+        session = item.funcargs.get("nb") if hasattr(item, "funcargs") else None
+        if isinstance(session, StudentNotebook):
+            session.start_check()
+        yield
+
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         outcome = yield
         report = outcome.get_result()

@@ -60,6 +60,7 @@ class StudentNotebook:
         self.cell_reports: tuple[CellReport, ...] = ()
         self.notes: list[str] = []
         self.run_seconds = 0.0
+        self.check_deadline: float | None = None
 
     # ------------------------------------------------------------ process management
 
@@ -75,7 +76,17 @@ class StudentNotebook:
             self._starts += 1
             self._process = self._sandbox.open_notebook(self._stem)
             self._run_cells(self._process)
+        self._process.deadline = self.check_deadline
         return self._process
+
+    def start_check(self) -> None:
+        """Run the notebook if needed, then give the coming check its own time budget."""
+        self.check_deadline = None
+        with contextlib.suppress(Exception):
+            self._live_process()
+        self.check_deadline = time.monotonic() + self._sandbox.limits.check_seconds
+        if self._process is not None:
+            self._process.deadline = self.check_deadline
 
     @property
     def _last_death(self) -> str:
@@ -105,10 +116,6 @@ class StudentNotebook:
                 break
         self.run_seconds += time.monotonic() - started
         self.cell_reports = tuple(reports)
-
-    def ensure_started(self) -> None:
-        with contextlib.suppress(Exception):
-            self._live_process()
 
     def close(self) -> None:
         if self._process is not None:

@@ -182,6 +182,7 @@ class NotebookProcess:
         self._sock = sock
         self._dead_reason: str | None = None
         self._killed_for: str | None = None
+        self.deadline: float | None = None  # time.monotonic() by which the current check must end
 
     @property
     def alive(self) -> bool:
@@ -232,11 +233,18 @@ class NotebookProcess:
     def request(self, header: dict, value: Any = None, *, what: str, timeout: float | None = None) -> Any:
         """Send one request; return the decoded value or raise a :class:`SandboxError`."""
         timeout = self.limits.call_seconds if timeout is None else timeout
+        limit = f"the {timeout:g} s limit for a call"
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise CallTimeout(f"the check used up its {self.limits.check_seconds:g} s before calling `{what}`")
+            if left < timeout:
+                timeout, limit = left, f"the {self.limits.check_seconds:g} s limit for a check"
         payload = codec.dumps(codec.encode(value, ref_for=_parent_ref_token)) if value is not None else b""
         reply, blob = self._exchange({**header, "timeout": timeout}, payload, timeout=timeout,
                                      where=f"while the grader called `{what}`")
         if not reply.get("ok"):
-            raise self._failure(reply, what, timeout)
+            raise self._failure(reply, what, limit)
         if not blob:
             return None
         try:
@@ -244,12 +252,12 @@ class NotebookProcess:
         except codec.CodecError as error:
             raise ProtocolViolation(f"`{what}` returned something the grader cannot read: {error}") from None
 
-    def _failure(self, reply: dict, what: str, timeout: float) -> Exception:
+    def _failure(self, reply: dict, what: str, limit: str) -> Exception:
         kind = reply.get("kind")
         if kind == "missing":
             return MissingName(what, self.name)
         if kind == "timeout":
-            return CallTimeout(f"`{what}` did not finish within the {timeout:g} s limit for a call")
+            return CallTimeout(f"`{what}` did not finish within {limit}")
         if kind == "memory":
             return StudentError(function=what, exc_type="MemoryError",
                                 message=f"memory limit of {describe_bytes(self.limits.memory_bytes)} exceeded",

@@ -130,8 +130,8 @@ def apply(plan: IsolationPlan) -> Protections:
 
     user = pwd.getpwnam(plan.user)
     _expose_for_user(plan.expose_paths, user.pw_uid, libc)
+    private_tmp = _private_tmp(libc, plan.expose_paths)
     masked = _mask(plan.mask_paths, libc)
-    private_tmp = _private_tmp(libc)
     proc_hidden = _hide_processes(libc)
     _drop_privileges(plan.user, libc)
     return Protections(
@@ -202,10 +202,34 @@ def _mask(paths: tuple[str, ...], libc: _Libc) -> bool:
     return True
 
 
-def _private_tmp(libc: _Libc) -> bool:
-    for target in ("/tmp", "/dev/shm", "/var/tmp"):
-        if os.path.isdir(target):
-            libc.mount("tmpfs", target, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777,size=512m")
+_TMP_DIRS = ("/tmp", "/dev/shm", "/var/tmp")
+
+
+def _private_tmp(libc: _Libc, keep: tuple[str, ...]) -> bool:
+    """Empty, private temporary directories, except the paths in ``keep`` found under them.
+
+    A grader checked out under /tmp (a CI clone, say) still needs its Python and its
+    package: those are bind-mounted into the fresh tmpfs at their old place.
+    """
+    roots = [Path(t) for t in _TMP_DIRS if os.path.isdir(t)]
+    wanted = sorted({Path(p).resolve() for p in keep})
+    wanted = [p for p in wanted if p.exists() and any(p.is_relative_to(r) for r in roots)]
+    wanted = [p for p in wanted if not any(p != q and p.is_relative_to(q) for q in wanted)]
+    stage = Path("/mnt")
+    if wanted:
+        libc.mount("tmpfs", str(stage), "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0700,size=1m")
+        for index, path in enumerate(wanted):
+            (stage / str(index)).mkdir()
+            libc.mount(str(path), str(stage / str(index)), None, _MS_BIND | _MS_REC)
+    for root in roots:
+        libc.mount("tmpfs", str(root), "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777,size=512m")
+    previous = os.umask(0o022)  # the re-created parent directories must be enterable by the sandbox user
+    try:
+        for index, path in enumerate(wanted):
+            path.mkdir(parents=True, exist_ok=True)
+            libc.mount(str(stage / str(index)), str(path), None, _MS_MOVE)
+    finally:
+        os.umask(previous)
     return True
 
 

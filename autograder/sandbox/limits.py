@@ -22,6 +22,8 @@ class Limits:
     """Wall time for running all of a notebook's cells; the rest are skipped."""
     call_seconds: float = 20.0
     """Wall time for one call of a student function made by a hidden check."""
+    check_seconds: float = 60.0
+    """Wall time for all the calls one hidden check makes; later calls fail at once."""
     cpu_seconds: int = 600
     """CPU time for one notebook process (RLIMIT_CPU)."""
     memory_bytes: int = 2 << 30
@@ -45,7 +47,7 @@ class Limits:
         fields = {f.name: f for f in dataclasses.fields(self)}
         aliases = {"memory": "memory_bytes", "output": "output_bytes", "file": "file_bytes",
                    "reply": "reply_bytes", "cell": "cell_seconds", "notebook": "notebook_seconds",
-                   "call": "call_seconds", "cpu": "cpu_seconds"}
+                   "call": "call_seconds", "check": "check_seconds", "cpu": "cpu_seconds"}
         for pair in pairs:
             name, sep, raw = pair.partition("=")
             name = aliases.get(name.strip(), name.strip())
