@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from autograder.course import REPO_ROOT, assignment, default_suites_dir
+from autograder.course import assignment, default_suites_dir, secret_paths
 from autograder.sandbox.limits import Limits
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -82,12 +82,7 @@ def _make_sandbox(args: argparse.Namespace, *, extra_masks: tuple[Path, ...] = (
     from autograder.sandbox.isolation import IsolationPlan
 
     limits = Limits().with_overrides(args.limit, source="--limit")
-    suites = _suites_dir(args)
-    secret = [suites, REPO_ROOT / "solutions", REPO_ROOT / "source", default_suites_dir(args.assignment),
-              *extra_masks]
-    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), REPO_ROOT}
-    masks = tuple(sorted({str(p.resolve()) for p in secret if p.exists()
-                          and not any(n == p.resolve() or n.is_relative_to(p.resolve()) for n in needed)}))
+    masks = secret_paths(suites_dir=_suites_dir(args), extra=extra_masks)
     required = ("unprivileged_user", "hidden_files_masked", "network_isolated") if args.isolation == "strict" else ()
     plan = IsolationPlan(user=args.sandbox_user, mask_paths=masks)
     return Sandbox(limits=limits, plan=plan, require=required)

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course import APPENDIX_A, REPO_ROOT, default_suites_dir
+from autograder.course import APPENDIX_A, REPO_ROOT, default_suites_dir, secret_paths
 from autograder.grading.results import SubmissionResult
 from autograder.grading.runner import grade_submission
 from autograder.sandbox.client import Sandbox
@@ -28,7 +28,7 @@ def seed() -> int:
 
 @pytest.fixture(scope="session")
 def sandbox():
-    plan = IsolationPlan(mask_paths=tuple(str(p) for p in (SUITES, SOLUTIONS.parent, REPO_ROOT / "source")))
+    plan = IsolationPlan(mask_paths=secret_paths(suites_dir=SUITES))
     with Sandbox(plan=plan) as box:
         yield box
 

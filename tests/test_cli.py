@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import csv
 import json
 import os
@@ -13,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXERCISES, SOLUTIONS, SUITES, write_variant
+from tests.conftest import EXERCISES, SOLUTIONS, write_variant
+from tests.leaks import leaked
 
 SEED = ["--seed", "7"]
 
@@ -21,22 +21,6 @@ SEED = ["--seed", "7"]
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=600)
-
-
-def hidden_lines() -> set[str]:
-    """Every line of code in the hidden suites that is not a student-facing string."""
-    lines = set()
-    for path in SUITES.glob("*.py"):
-        source = path.read_text()
-        docstrings = {ast.get_docstring(node) or "" for node in ast.walk(ast.parse(source))
-                      if isinstance(node, (ast.FunctionDef, ast.Module, ast.ClassDef))}
-        for line in source.splitlines():
-            text = line.strip()
-            if len(text) < 25 or text.startswith(("#", '"', "'", 'f"', "f'", ")")) or \
-                    any(text in doc for doc in docstrings):
-                continue
-            lines.add(text)
-    return lines
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +81,7 @@ def test_results_json_is_gradescope_format(graded_class):
 def test_no_hidden_suite_line_appears_in_any_output(graded_class):
     done, out = graded_class
     produced = done.stdout + done.stderr + "".join(p.read_text() for p in out.iterdir())
-    leaked = [line for line in hidden_lines() if line in produced]
-    assert leaked == []
+    assert leaked(produced) == []
 
 
 def test_single_student_json_and_table(tmp_path):

@@ -7,6 +7,7 @@ grader share.  ``autograder validate`` checks that the two agree.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,26 @@ def assignment(name: str) -> AssignmentSpec:
         return ASSIGNMENTS[name]
     except KeyError:
         raise KeyError(f"unknown assignment {name!r}; known: {', '.join(ASSIGNMENTS)}") from None
+
+
+def secret_paths(*, suites_dir: Path, extra: tuple[Path, ...] = ()) -> tuple[str, ...]:
+    """What student code must not see: suites, solutions, sources, tests, git history, and ``extra``.
+
+    Paths that hold the grader's own code or Python (the package, the venv) are left
+    out: the sandbox needs them, and they hold nothing secret.
+    """
+    candidates = [suites_dir, REPO_ROOT / "autograder" / "hidden", REPO_ROOT / "solutions", REPO_ROOT / "source",
+                  REPO_ROOT / "tests", REPO_ROOT / ".git", *extra]
+    needed = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), REPO_ROOT / "autograder"]
+    masks = set()
+    for path in candidates:
+        if not path.exists():
+            continue
+        path = path.resolve()
+        if any(need == path or need.is_relative_to(path) for need in needed):
+            continue
+        masks.add(str(path))
+    return tuple(sorted(masks))
 
 
 def default_suites_dir(name: str) -> Path:

@@ -142,8 +142,17 @@ class Sandbox:
     # ------------------------------------------------------------ notebook processes
 
     def open_notebook(self, name: str) -> "NotebookProcess":
+        """Fork a fresh notebook process; restart the warm process first if something killed it."""
         if self._control is None:
             raise SandboxUnavailable("the sandbox is not running")
+        try:
+            return self._fork(name)
+        except SandboxUnavailable:
+            self.close()
+            self.start()
+            return self._fork(name)
+
+    def _fork(self, name: str) -> "NotebookProcess":
         ours, theirs = socket.socketpair()
         limits = {key: getattr(self.limits, key) for key in
                   ("memory_bytes", "cpu_seconds", "file_bytes", "processes", "output_bytes",
@@ -153,7 +162,7 @@ class Sandbox:
                 send_message(self._control, {"op": "fork", "limits": limits})
                 socket.send_fds(self._control, [b"F"], [theirs.fileno()])
                 reply, _ = recv_message(self._control, deadline=time.monotonic() + 30, max_payload=0)
-            except WireError as error:
+            except (WireError, OSError) as error:
                 raise SandboxUnavailable(f"the sandbox process stopped answering ({error})") from None
             finally:
                 theirs.close()

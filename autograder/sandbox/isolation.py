@@ -10,8 +10,9 @@ any student code exists.  When started as root on Linux it:
    only the sandbox user's own processes;
 4. re-exposes the Python installation when it sits under a directory the
    sandbox user cannot enter (``/root/.pyenv``, say);
-5. drops to an unprivileged user with no supplementary groups and sets
-   ``no_new_privs``.
+5. stays root itself (so student code cannot signal or trace it) while each
+   notebook process it forks drops to an unprivileged user with no
+   supplementary groups and ``no_new_privs`` before running any student code.
 
 Without root only the process-level protections apply; :class:`Protections`
 says which ones are active so the grader can refuse a weaker mode than asked.
@@ -39,6 +40,7 @@ _MS_MOVE = 8192
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass(frozen=True)
@@ -120,20 +122,18 @@ def apply(plan: IsolationPlan) -> Protections:
     libc = _Libc()
     notes: list[str] = []
     flags = _CLONE_NEWNS | (_CLONE_NEWNET if plan.isolate_network else 0)
+    pwd.getpwnam(plan.user)  # fail early, with the user's name, if it does not exist
     try:
         libc.unshare(flags)
         libc.mount(None, "/", None, _MS_REC | _MS_PRIVATE)
     except OSError as error:
         notes.append(f"namespaces unavailable ({error}); files are protected by permissions only")
-        _drop_privileges(plan.user, libc)
         return Protections(unprivileged_user=True, notes=tuple(notes))
 
-    user = pwd.getpwnam(plan.user)
-    _expose_for_user(plan.expose_paths, user.pw_uid, libc)
+    _expose_for_user(plan.expose_paths, libc)
     private_tmp = _private_tmp(libc, plan.expose_paths)
     masked = _mask(plan.mask_paths, libc)
     proc_hidden = _hide_processes(libc)
-    _drop_privileges(plan.user, libc)
     return Protections(
         unprivileged_user=True,
         hidden_files_masked=masked,
@@ -156,7 +156,7 @@ def _blocked_ancestor(path: Path) -> Path | None:
     return None
 
 
-def _expose_for_user(paths: tuple[str, ...], uid: int, libc: _Libc) -> None:
+def _expose_for_user(paths: tuple[str, ...], libc: _Libc) -> None:
     """Make ``paths`` reachable for the sandbox user without changing any real file.
 
     A blocked directory (mode 0700, like ``/root``) is covered by a tmpfs with
@@ -241,12 +241,17 @@ def _hide_processes(libc: _Libc) -> bool:
     return True
 
 
-def _drop_privileges(user_name: str, libc: _Libc) -> None:
+def drop_privileges(user_name: str) -> None:
+    """Become ``user_name`` for good: no groups, no way back, no privileges from exec."""
     user = pwd.getpwnam(user_name)
     os.setgroups([])
     os.setgid(user.pw_gid)
     os.setuid(user.pw_uid)
     if os.getuid() == 0 or os.geteuid() == 0:
         raise OSError(f"could not drop privileges to {user_name}")
-    os.environ["HOME"] = "/tmp"
-    libc.no_new_privs()
+    _Libc().no_new_privs()
+
+
+def become_subreaper() -> None:
+    """Adopt orphaned descendants, so processes a student detaches can still be found and killed."""
+    _Libc()._check(_Libc()._libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(child_subreaper)")

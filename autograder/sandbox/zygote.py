@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pwd
 import resource
 import shutil
 import signal
@@ -41,6 +42,9 @@ def main(control_fd: int) -> None:
         send_message(control, {"ok": False, "message": f"isolation failed: {error}"})
         return
     _die_with_parent()
+    user = plan.user if protections.unprivileged_user else None
+    if user is not None:
+        isolation.become_subreaper()
     # Import the heavy modules now, once, so each fork starts warm.
     import numpy  # noqa: F401
     import torch  # noqa: F401
@@ -61,21 +65,26 @@ def main(control_fd: int) -> None:
             break
         if request.get("op") == "fork":
             _, fds, _, _ = socket.recv_fds(control, 1, 1)
-            pid, workdir = _fork_notebook(fds[0], request, control, dedicated_user=protections.unprivileged_user)
+            pid, workdir = _fork_notebook(fds[0], request, control, user=user)
             workdirs[pid] = workdir
             send_message(control, {"ok": True, "pid": pid})
         elif request.get("op") == "wait":
             pid = int(request["pid"])
             send_message(control, _wait(pid, float(request.get("timeout", 5.0))))
             shutil.rmtree(workdirs.pop(pid, ""), ignore_errors=True)
+            _kill_orphans(keep=set(workdirs))
         else:
             send_message(control, {"ok": False, "message": "unknown request"})
     for pid in workdirs:
         _kill_group(pid)
+    _kill_orphans(keep=set())
 
 
-def _fork_notebook(fd: int, request: dict, control: socket.socket, *, dedicated_user: bool) -> tuple[int, str]:
+def _fork_notebook(fd: int, request: dict, control: socket.socket, *, user: str | None) -> tuple[int, str]:
     workdir = tempfile.mkdtemp(prefix="notebook-")
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(workdir, entry.pw_uid, entry.pw_gid)
     baseline = _address_space()
     pid = os.fork()
     if pid:
@@ -85,10 +94,12 @@ def _fork_notebook(fd: int, request: dict, control: socket.socket, *, dedicated_
     try:
         control.close()
         os.setsid()
-        _die_with_parent()
         _redirect_standard_streams()
         limits = request["limits"]
-        _set_limits(limits, baseline=baseline, dedicated_user=dedicated_user)
+        _set_limits(limits, baseline=baseline, dedicated_user=user is not None)
+        if user is not None:
+            isolation.drop_privileges(user)  # before any student code exists in this process
+        _die_with_parent()
         os.chdir(workdir)
         os.environ.clear()
         os.environ.update({"HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"})
@@ -146,6 +157,25 @@ def _wait(pid: int, timeout: float) -> dict:
         if time.monotonic() > deadline:
             return {"ok": True, "state": "running"}
         time.sleep(0.01)
+
+
+def _kill_orphans(*, keep: set[int]) -> None:
+    """Kill every child of this process that is not a live notebook: detached leftovers adopted here."""
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in keep:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = stat.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if parent == me:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                os.waitpid(int(entry), 0)
+            except (OSError, ChildProcessError):
+                pass
 
 
 def _kill_group(pid: int) -> None:
