@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, help="write <student>.json files and grades.csv here (a class)")
     grade.add_argument("--notebook", action="append", default=[], metavar="STEM",
                        help="grade only this notebook, e.g. 04_mlp (repeatable)")
+    grade.add_argument("--resume", action="store_true",
+                       help="in a class run, keep results already in --out and grade only the others")
     grade.add_argument("--quiet", action="store_true", help="print nothing but errors")
     grade.add_argument("--explain", action="append", default=[], metavar="STUDENT",
                        help="in a class run, list what went wrong for this student (repeatable)")
@@ -73,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
-        print("autograder: interrupted; results written so far are kept", file=sys.stderr)
+        print("autograder: interrupted; results written so far are kept (rerun with --resume to finish)",
+              file=sys.stderr)
         return 130
 
 
@@ -108,11 +112,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print("autograder: a class directory needs --out OUTDIR for the per-student results", file=sys.stderr)
         return EXIT_USAGE
     masks = (path.resolve(),) + ((args.out.resolve(),) if args.out else ())
+    _stop_on_sigterm()
     try:
         with _make_sandbox(args, extra_masks=masks) as sandbox:
+            if not args.quiet:
+                _warn_about_protections(sandbox.protections)
             if is_class:
                 results = grade_class(class_dir=path, out_dir=args.out, assignment=spec,
                                       suites_dir=_suites_dir(args), sandbox=sandbox, seed=args.seed,
+                                      resume=args.resume,
                                       on_result=(lambda r: None) if args.quiet else _progress_line)
             else:
                 student = path.stem if path.is_file() else path.resolve().name
@@ -136,6 +144,22 @@ def cmd_grade(args: argparse.Namespace) -> int:
         explain = [r for r in results if not is_class or args.verbose or r.student in args.explain]
         _print_results(results, explain=explain, verbose=args.verbose, protections=protections)
     return EXIT_OK
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops a run like Ctrl-C: finished results stay on disk, `--resume` picks up the rest."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _warn_about_protections(protections) -> None:
+    missing = protections.missing() if protections else []
+    if missing:
+        print(f"autograder: note: running without {', '.join(missing)}"
+              + (f" ({protections.notes[0]})" if protections.notes else "")
+              + "; use --isolation strict to refuse such runs", file=sys.stderr)
 
 
 def _progress_line(result) -> None:

@@ -15,7 +15,7 @@ from typing import Callable
 from autograder.course import AssignmentSpec
 from autograder.grading.results import SubmissionResult
 from autograder.grading.runner import GraderError, grade_submission, zero_result
-from autograder.reporters.csvfile import grades_csv
+from autograder.reporters.csvfile import GradeRow, grades_csv, row_from_gradescope, row_from_result
 from autograder.reporters.gradescope import to_gradescope
 from autograder.sandbox.client import Sandbox
 from autograder.sandbox.errors import SandboxError
@@ -46,25 +46,43 @@ def is_class_directory(path: Path) -> bool:
 
 def grade_one(*, student: str, submission: Path, assignment: AssignmentSpec, suites_dir: Path,
               sandbox: Sandbox, seed: int | None) -> SubmissionResult:
-    """Grade a submission; any failure of the sandbox becomes a zero with its reason."""
+    """Grade a submission; any failure around it becomes a zero with its reason, never a crash."""
     try:
         return grade_submission(submission=submission, student=student, assignment=assignment,
                                 suites_dir=suites_dir, sandbox=sandbox, seed=seed)
     except GraderError:
-        raise
+        raise  # the suites or the configuration are broken: no submission can be graded
     except SandboxError as error:
         return zero_result(student=student, assignment=assignment, reason=f"grading failed: {error}")
+    except Exception as error:  # noqa: BLE001 - one submission must never stop the batch
+        return zero_result(student=student, assignment=assignment,
+                           reason=f"grading failed on this submission ({type(error).__name__}); "
+                                  "the rest of the class is not affected")
+
+
+def _previous_row(path: Path, student: str) -> GradeRow | None:
+    try:
+        return row_from_gradescope(student, json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None  # unreadable: grade again
 
 
 def grade_class(*, class_dir: Path, out_dir: Path, assignment: AssignmentSpec, suites_dir: Path,
-                sandbox: Sandbox, seed: int | None = None,
+                sandbox: Sandbox, seed: int | None = None, resume: bool = False,
                 on_result: Callable[[SubmissionResult], None] = lambda result: None) -> list[SubmissionResult]:
-    results = []
+    """Grade every student; with ``resume``, keep the results already written in ``out_dir``."""
+    results, rows = [], []
     for student, submission in students_in(class_dir):
+        target = out_dir / f"{student}.json"
+        previous = _previous_row(target, student) if resume and target.exists() else None
+        if previous is not None:
+            rows.append(previous)
+            continue
         result = grade_one(student=student, submission=submission, assignment=assignment,
                            suites_dir=suites_dir, sandbox=sandbox, seed=seed)
-        write_atomically(out_dir / f"{student}.json", json.dumps(to_gradescope(result), indent=2) + "\n")
+        write_atomically(target, json.dumps(to_gradescope(result), indent=2) + "\n")
         results.append(result)
+        rows.append(row_from_result(result))
         on_result(result)
-    write_atomically(out_dir / "grades.csv", grades_csv(results, assignment=assignment))
+    write_atomically(out_dir / "grades.csv", grades_csv(rows, assignment=assignment))
     return results

@@ -113,6 +113,8 @@ def _run_pytest(files: list[Path], suites_dir: Path, plugin: GradingPlugin) -> N
                 code = pytest.main(args, plugins=[plugin])
         finally:
             sys.dont_write_bytecode = dont_write
+    if code == pytest.ExitCode.INTERRUPTED:
+        raise KeyboardInterrupt  # Ctrl-C or SIGTERM while the suites ran: stop the whole run
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         suite_lines = [line for line in sink.getvalue().splitlines() if "SuiteError" in line][:5]
         raise GraderError(f"the hidden suites could not run (pytest exit {int(code)})"

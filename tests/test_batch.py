@@ -1,0 +1,66 @@
+"""Class runs survive interruption: atomic results, SIGTERM keeps finished work, --resume finishes the rest."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import SOLUTIONS, write_variant
+
+ONLY = ["--notebook", "01_setup", "--seed", "3"]
+
+
+def make_class(root: Path, students: int, *, slow: str | None = None) -> Path:
+    for index in range(students):
+        name = f"student{index:02d}"
+        (root / name).mkdir(parents=True)
+        shutil.copy(SOLUTIONS / "01_setup.ipynb", root / name)
+    if slow:
+        write_variant(root / slow, "01_setup", {}, extra_cells=("import time\ntime.sleep(3)",))
+    return root
+
+
+def cli(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "autograder", "grade", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_resume_keeps_finished_results_and_grades_the_rest(tmp_path):
+    class_dir = make_class(tmp_path / "class", 3)
+    out = tmp_path / "out"
+    first = cli(str(class_dir), "--out", str(out), *ONLY)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    kept = (out / "student00.json").read_bytes()
+    (out / "student01.json").unlink()
+    (out / "student02.json").write_text("{ truncated")  # unreadable results are graded again
+    second = cli(str(class_dir), "--out", str(out), "--resume", *ONLY)
+    assert second.wait(timeout=300) == 0, second.stderr.read()
+    assert (out / "student00.json").read_bytes() == kept
+    assert json.loads((out / "student01.json").read_text())["score"] == 10
+    assert json.loads((out / "student02.json").read_text())["score"] == 10
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert rows == ["student,01_setup,extra_credit,total"] + [f"student0{i},10,0,10" for i in range(3)]
+
+
+def test_sigterm_stops_the_batch_and_keeps_every_finished_result(tmp_path):
+    class_dir = make_class(tmp_path / "class", 2, slow="student99")
+    out = tmp_path / "out"
+    run = cli(str(class_dir), "--out", str(out), *ONLY)
+    deadline = time.monotonic() + 120
+    while not (out / "student01.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    run.send_signal(signal.SIGTERM)  # student99 is still running its slow cell
+    assert run.wait(timeout=60) == 130
+    assert "--resume" in run.stderr.read()
+    finished = sorted(p.name for p in out.iterdir())
+    assert finished == ["student00.json", "student01.json"]  # complete files only, no temporaries
+    for path in out.iterdir():
+        json.loads(path.read_text())
+    resumed = cli(str(class_dir), "--out", str(out), "--resume", *ONLY)
+    assert resumed.wait(timeout=300) == 0
+    assert json.loads((out / "student99.json").read_text())["score"] == 10
