@@ -101,3 +101,16 @@ def test_a_slow_function_costs_only_its_own_checks(sandbox, tmp_path):
     assert all(c.points == 0 for c in gram_checks)
     assert all("1 s" in c.message for c in gram_checks), [c.message for c in gram_checks]
     assert result.points == 20 - sum(c.max_points for c in gram_checks)
+
+
+def test_huge_and_overlong_notebooks_are_refused_with_a_reason(tmp_path):
+    big = tmp_path / "02_tensors.ipynb"
+    with big.open("wb") as handle:
+        handle.truncate(200 << 20)  # a 200 MB file (sparse, so the test stays fast)
+    with pytest.raises(NotebookProblem, match="200 MiB, over the 50 MiB limit"):
+        load_notebook(big, stem="02_tensors", root=tmp_path)
+    many = nbformat.v4.new_notebook()
+    many.cells = [nbformat.v4.new_code_cell("x = 1") for _ in range(20_000)]
+    nbformat.write(many, big)
+    with pytest.raises(NotebookProblem, match="20000 code cells, over the limit of 2000"):
+        load_notebook(big, stem="02_tensors", root=tmp_path)
