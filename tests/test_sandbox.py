@@ -148,3 +148,17 @@ def probe():
     assert facts["suite"] in ("FileNotFoundError", "PermissionError")
     assert facts["parent_visible"] is False
     assert facts["network"] is False
+
+
+def test_a_weaker_sandbox_than_required_refuses_to_start():
+    from autograder.sandbox.errors import SandboxUnavailable
+    from autograder.sandbox.isolation import IsolationPlan
+
+    # No sandbox user stands in for a machine without root: only process-level protections.
+    box = Sandbox(plan=IsolationPlan(user=None), require=("unprivileged_user", "hidden_files_masked"))
+    with pytest.raises(SandboxUnavailable, match="cannot provide the required protections: "
+                                                 "unprivileged_user, hidden_files_masked"):
+        box.start()
+    with Sandbox(plan=IsolationPlan(user=None)) as weak:
+        assert weak.protections.missing() == ["unprivileged_user", "hidden_files_masked", "private_tmp",
+                                              "process_table_hidden", "network_isolated"]
