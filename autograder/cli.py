@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -42,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, help="write <student>.json files and grades.csv here (a class)")
     grade.add_argument("--notebook", action="append", default=[], metavar="STEM",
                        help="grade only this notebook, e.g. 04_mlp (repeatable)")
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="parallel grading workers for a class (default: the number of cores)")
+    grade.add_argument("--shard", default="1/1", metavar="I/N",
+                       help="grade only shard I of N of the class (stable split by student name)")
     grade.add_argument("--resume", action="store_true",
                        help="in a class run, keep results already in --out and grade only the others")
     grade.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -56,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check sources, generated notebooks, solutions and stubs")
     _sandbox_options(validate)
+
+    merge = commands.add_parser("merge", help="combine the results of several shards")
+    merge.add_argument("sources", nargs="+", type=Path, help="result directories of the shards")
+    merge.add_argument("--out", type=Path, required=True, help="directory for the merged results")
+    merge.add_argument("--assignment", default="appendix_a")
 
     commands.add_parser("env", help="check this machine's Python, torch and packages")
 
@@ -81,15 +91,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _make_sandbox(args: argparse.Namespace, *, extra_masks: tuple[Path, ...] = ()):
-    from autograder.sandbox.client import Sandbox
+def _setup(args: argparse.Namespace, *, spec, extra_masks: tuple[Path, ...] = ()):
+    from autograder.grading.pool import GradingSetup
     from autograder.sandbox.isolation import IsolationPlan
 
     limits = Limits().with_overrides(args.limit, source="--limit")
     masks = secret_paths(suites_dir=_suites_dir(args), extra=extra_masks)
     required = ("unprivileged_user", "hidden_files_masked", "network_isolated") if args.isolation == "strict" else ()
-    plan = IsolationPlan(user=args.sandbox_user, mask_paths=masks)
-    return Sandbox(limits=limits, plan=plan, require=required)
+    return GradingSetup(assignment=spec, suites_dir=_suites_dir(args), limits=limits,
+                        plan=IsolationPlan(user=args.sandbox_user, mask_paths=masks), require=required,
+                        seed=args.seed)
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard: {text!r} is not I/N, e.g. --shard 2/4") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard: {text!r} needs 1 <= I <= N")
+    return index, count
 
 
 def _suites_dir(args: argparse.Namespace) -> Path:
@@ -100,9 +121,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grading.batch import grade_class, grade_one, is_class_directory, write_atomically
     from autograder.grading.runner import GraderError
     from autograder.reporters.gradescope import to_gradescope
+    from autograder.reporters.progress import ClassProgress
+    from autograder.sandbox.errors import SandboxError
 
     spec = assignment(args.assignment).subset(args.notebook)
     path = args.path
+    shard = _parse_shard(args.shard)
+    if args.jobs < 1:
+        raise ValueError(f"--jobs: must be at least 1, got {args.jobs}")
     if not path.exists():
         print(f"autograder: {path} does not exist: give a notebook, a student's directory or a class directory",
               file=sys.stderr)
@@ -111,38 +137,41 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if is_class and args.out is None:
         print("autograder: a class directory needs --out OUTDIR for the per-student results", file=sys.stderr)
         return EXIT_USAGE
-    masks = (path.resolve(),) + ((args.out.resolve(),) if args.out else ())
+    setup = _setup(args, spec=spec, extra_masks=(path.resolve(),) + ((args.out.resolve(),) if args.out else ()))
     _stop_on_sigterm()
     try:
-        with _make_sandbox(args, extra_masks=masks) as sandbox:
-            if not args.quiet:
-                _warn_about_protections(sandbox.protections)
-            if is_class:
-                results = grade_class(class_dir=path, out_dir=args.out, assignment=spec,
-                                      suites_dir=_suites_dir(args), sandbox=sandbox, seed=args.seed,
-                                      resume=args.resume,
-                                      on_result=(lambda r: None) if args.quiet else _progress_line)
-            else:
-                student = path.stem if path.is_file() else path.resolve().name
+        if is_class:
+            progress = ClassProgress(quiet=args.quiet)
+            try:
+                results = grade_class(class_dir=path, out_dir=args.out, setup=setup, jobs=args.jobs,
+                                      resume=args.resume, shard=shard, on_result=progress.update,
+                                      on_plan=progress.start)
+            finally:
+                progress.close()
+        else:
+            student = path.stem if path.is_file() else path.resolve().name
+            with setup.sandbox() as sandbox:
                 results = [grade_one(student=student, submission=path, assignment=spec,
-                                     suites_dir=_suites_dir(args), sandbox=sandbox, seed=args.seed)]
-                if args.json:
-                    write_atomically(args.json, json.dumps(to_gradescope(results[0]), indent=2) + "\n")
-                if args.out:
-                    write_atomically(args.out / f"{student}.json", json.dumps(to_gradescope(results[0]), indent=2) + "\n")
-            protections = sandbox.protections
-    except GraderError as error:
+                                     suites_dir=setup.suites_dir, sandbox=sandbox, seed=args.seed)]
+            for target in ([args.json] if args.json else []) + ([args.out / f"{student}.json"] if args.out else []):
+                write_atomically(target, json.dumps(to_gradescope(results[0]), indent=2) + "\n")
+    except (GraderError, SandboxError) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except Exception as error:  # the sandbox could not start, etc.
-        from autograder.sandbox.errors import SandboxError
-        if isinstance(error, SandboxError):
-            print(f"autograder: {error}", file=sys.stderr)
-            return EXIT_FAILED
-        raise
     if not args.quiet:
+        if results:
+            _warn_about_protections(results[0].protections)
         explain = [r for r in results if not is_class or args.verbose or r.student in args.explain]
-        _print_results(results, explain=explain, verbose=args.verbose, protections=protections)
+        _print_results(sorted(results, key=lambda r: r.student), explain=explain, verbose=args.verbose,
+                       protections=results[0].protections if results else ())
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from autograder.grading.batch import merge_results
+
+    students = merge_results(sources=args.sources, out_dir=args.out, assignment=assignment(args.assignment))
+    print(f"merged {len(students)} students from {len(args.sources)} shards into {args.out}")
     return EXIT_OK
 
 
@@ -154,17 +183,13 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _warn_about_protections(protections) -> None:
-    missing = protections.missing() if protections else []
+def _warn_about_protections(active: tuple[str, ...]) -> None:
+    from autograder.sandbox.isolation import Protections
+
+    missing = [name for name in Protections().to_dict() if name != "notes" and name not in active]
     if missing:
-        print(f"autograder: note: running without {', '.join(missing)}"
-              + (f" ({protections.notes[0]})" if protections.notes else "")
-              + "; use --isolation strict to refuse such runs", file=sys.stderr)
-
-
-def _progress_line(result) -> None:
-    print(f"graded {result.student}: {result.points:g}/{result.max_points:g}"
-          + (f" + {result.extra_credit:g} extra" if result.extra_credit else ""), file=sys.stderr)
+        print(f"autograder: note: running without {', '.join(missing)}; "
+              "use --isolation strict to refuse such runs (see SECURITY.md)", file=sys.stderr)
 
 
 def _print_results(results, *, explain, verbose: bool, protections) -> None:
@@ -177,11 +202,8 @@ def _print_results(results, *, explain, verbose: bool, protections) -> None:
             print(f"\n{result.student}:")
         for line in lines:
             print(f"  {line}")
-    if verbose and protections is not None:
-        active = [name for name, on in protections.to_dict().items() if on is True]
-        print(f"protections: {', '.join(active)}")
-        for note in protections.notes:
-            print(f"note: {note}")
+    if verbose and protections:
+        print(f"protections: {', '.join(protections)}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -195,7 +217,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         class_dir = build_demo_class(root / "class", assignment=spec)
         grade_args = argparse.Namespace(**{**vars(args), "path": class_dir, "out": root / "results",
                                            "json": None, "quiet": False, "verbose": False,
-                                           "notebook": [], "explain": ["flawed"]})
+                                           "notebook": [], "explain": ["flawed"],
+                                           "jobs": 1, "shard": "1/1", "resume": False})
         code = cmd_grade(grade_args)
         if code == EXIT_OK:
             print(f"per-student results.json and grades.csv: {root / 'results'}" if args.out else
@@ -207,7 +230,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from autograder.validate import validate
 
     spec = assignment(args.assignment)
-    with _make_sandbox(args) as sandbox:
+    with _setup(args, spec=spec).sandbox() as sandbox:
         findings = validate(assignment=spec, suites_dir=_suites_dir(args), sandbox=sandbox)
     for finding in findings:
         print(f"{'[OK]  ' if finding.ok else '[FAIL]'} {finding.text}")
@@ -230,4 +253,4 @@ def cmd_build(args: argparse.Namespace) -> int:
     return build_main(["--assignment", args.assignment] + (["--check"] if args.check else []))
 
 
-COMMANDS = {"grade": cmd_grade, "demo": cmd_demo, "validate": cmd_validate, "env": cmd_env, "build": cmd_build}
+COMMANDS = {"grade": cmd_grade, "merge": cmd_merge, "demo": cmd_demo, "validate": cmd_validate, "env": cmd_env, "build": cmd_build}

@@ -23,6 +23,9 @@ MARKER_HELP = ("grade(points, *, fn, extra_credit=False): points of this hidden 
                "the student function it is about, and whether it is extra credit")
 
 
+PLUGIN_KEY = pytest.StashKey["GradingPlugin"]()
+
+
 class SuiteError(Exception):
     """A hidden suite is malformed; the message says which file and what to fix."""
 
@@ -49,24 +52,22 @@ class GradingPlugin:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", MARKER_HELP)
+        config.stash[PLUGIN_KEY] = self
+
+    def session_for(self, module: object) -> StudentNotebook:
+        stem = notebook_of(module)
+        if stem not in self.sessions:
+            raise SuiteError(f"{getattr(module, '__file__', module)}: NOTEBOOK = {stem!r} is not a notebook "
+                             "of this assignment")
+        return self.sessions[stem]
+
+    def generator_for(self, check_name: str) -> torch.Generator:
+        digest = hashlib.sha256(f"{self.seed}:{check_name}".encode()).digest()
+        return torch.Generator().manual_seed(int.from_bytes(digest[:8], "big") & ((1 << 63) - 1))
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             self.specs[item.nodeid] = check_spec(item)
-
-    # ------------------------------------------------------------ fixtures
-
-    @pytest.fixture(scope="module")
-    def nb(self, request: pytest.FixtureRequest) -> StudentNotebook:
-        stem = notebook_of(request.module)
-        if stem not in self.sessions:
-            raise SuiteError(f"{request.module.__file__}: NOTEBOOK = {stem!r} is not a notebook of this assignment")
-        return self.sessions[stem]
-
-    @pytest.fixture
-    def rng(self, request: pytest.FixtureRequest) -> torch.Generator:
-        digest = hashlib.sha256(f"{self.seed}:{request.node.name}".encode()).digest()
-        return torch.Generator().manual_seed(int.from_bytes(digest[:8], "big") & ((1 << 63) - 1))
 
     # ------------------------------------------------------------ outcomes
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import AssignmentSpec
+from autograder.grading import fixtures
 from autograder.grading.plugin import GradingPlugin
 from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult
 from autograder.grading.session import StudentNotebook
@@ -103,14 +104,16 @@ def _run_pytest(files: list[Path], suites_dir: Path, plugin: GradingPlugin) -> N
         ini = Path(scratch) / "pytest.ini"
         ini.write_text("[pytest]\n")
         args = [*map(str, files), "-c", str(ini), "--rootdir", str(suites_dir), "--confcutdir", str(suites_dir),
-                "-p", "no:cacheprovider", "-p", "no:stepwise", "--assert=plain", "-q", "--no-header",
-                "-p", "no:randomly", "-W", "ignore"]
+                "-p", "no:cacheprovider", "-p", "no:stepwise", "--assert=plain", "-p", "no:terminal",
+                "-p", "no:randomly", "-p", "no:logging", "-p", "no:unraisableexception",
+                "-p", "no:threadexception", "-p", "no:faulthandler", "-p", "no:warnings", "-p", "no:doctest",
+                "-p", "no:legacypath", "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:nose"]
         sink = io.StringIO()
         dont_write = sys.dont_write_bytecode
         sys.dont_write_bytecode = True  # leave the suites directory untouched
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                code = pytest.main(args, plugins=[plugin])
+                code = pytest.main(args, plugins=[plugin, fixtures])
         finally:
             sys.dont_write_bytecode = dont_write
     if code == pytest.ExitCode.INTERRUPTED:
