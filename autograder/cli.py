@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="parallel grading workers for a class (default: the number of cores)")
     grade.add_argument("--shard", default="1/1", metavar="I/N",
                        help="grade only shard I of N of the class (stable split by student name)")
+    grade.add_argument("--gradebook", metavar="DB_URL",
+                       help="also record the scores in this nbgrader gradebook, e.g. sqlite:///gradebook.db")
     grade.add_argument("--resume", action="store_true",
                        help="in a class run, keep results already in --out and grade only the others")
     grade.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -66,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("sources", nargs="+", type=Path, help="result directories of the shards")
     merge.add_argument("--out", type=Path, required=True, help="directory for the merged results")
     merge.add_argument("--assignment", default="appendix_a")
+    merge.add_argument("--gradebook", metavar="DB_URL", help="nbgrader gradebook to merge the shards' gradebooks into")
+    merge.add_argument("--from-gradebook", action="append", default=[], metavar="DB_URL",
+                       help="a shard's gradebook (repeatable; with --gradebook)")
 
     commands.add_parser("env", help="check this machine's Python, torch and packages")
 
@@ -142,10 +147,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     try:
         if is_class:
             progress = ClassProgress(quiet=args.quiet)
+            record = _gradebook_recorder(args.gradebook, spec.name)
             try:
                 results = grade_class(class_dir=path, out_dir=args.out, setup=setup, jobs=args.jobs,
-                                      resume=args.resume, shard=shard, on_result=progress.update,
-                                      on_plan=progress.start)
+                                      resume=args.resume, shard=shard, on_plan=progress.start,
+                                      on_result=lambda result: (record(result), progress.update(result)))
             finally:
                 progress.close()
         else:
@@ -155,6 +161,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                                      suites_dir=setup.suites_dir, sandbox=sandbox, seed=args.seed)]
             for target in ([args.json] if args.json else []) + ([args.out / f"{student}.json"] if args.out else []):
                 write_atomically(target, json.dumps(to_gradescope(results[0]), indent=2) + "\n")
+            _gradebook_recorder(args.gradebook, spec.name)(results[0])
     except (GraderError, SandboxError) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -167,11 +174,26 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _gradebook_recorder(db_url: str | None, assignment_id: str):
+    """A callback recording each result in an nbgrader gradebook (in this trusted process only)."""
+    if not db_url:
+        return lambda result: None
+    from autograder.nbgrader.gradebook import check_ready, write_submission
+
+    check_ready(db_url=db_url, assignment_id=assignment_id)  # refuse before grading anyone, not after
+    return lambda result: write_submission(result, db_url=db_url, assignment_id=assignment_id)
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     from autograder.grading.batch import merge_results
 
     students = merge_results(sources=args.sources, out_dir=args.out, assignment=assignment(args.assignment))
     print(f"merged {len(students)} students from {len(args.sources)} shards into {args.out}")
+    if args.gradebook:
+        from autograder.nbgrader.gradebook import merge_gradebooks
+
+        copied = merge_gradebooks(sources=args.from_gradebook, target=args.gradebook, assignment_id=args.assignment)
+        print(f"merged {copied} submissions into {args.gradebook}")
     return EXIT_OK
 
 

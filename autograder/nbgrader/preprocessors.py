@@ -216,7 +216,7 @@ def apply_result(nb: NotebookNode, result: NotebookResult, *, show_cell_output: 
             grade_id = cell.metadata["nbgrader"]["grade_id"]
             max_points = float(cell.metadata["nbgrader"].get("points", 0) or 0)
             checks = by_function.get(function_of(grade_id), [])
-            points, extra, listing = _score_cell(grade_id, max_points, checks, result)
+            points, extra, listing = score_cell(grade_id, max_points, checks, result)
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=listing),
                             nbformat.v4.new_output("execute_result", data={"text/plain": repr(points)},
                                                    execution_count=None)]
@@ -240,7 +240,7 @@ def apply_result(nb: NotebookNode, result: NotebookResult, *, show_cell_output: 
     return summary
 
 
-def _score_cell(grade_id: str, max_points: float, checks: list[CheckResult],
+def score_cell(grade_id: str, max_points: float, checks: list[CheckResult],
                 result: NotebookResult) -> tuple[float, float, str]:
     regular = [check for check in checks if not check.extra_credit]
     extra_checks = [check for check in checks if check.extra_credit]
