@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--explain", action="append", default=[], metavar="STUDENT",
                        help="in a class run, list what went wrong for this student (repeatable)")
     grade.add_argument("--verbose", action="store_true", help="also list passed checks and protections")
+    grade.add_argument("--format", choices=("text", "json"), default="text",
+                       help="json: print the results (Gradescope format, one entry per student) to stdout")
     _sandbox_options(grade)
 
     demo = commands.add_parser("demo", help="grade the bundled solutions and a flawed sample, print the table")
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="regenerate exercises/ and solutions/ from source/")
     build.add_argument("--assignment", default="appendix_a")
     build.add_argument("--check", action="store_true", help="only report stale files (exit 1 if any)")
+    _reporting_commands(commands)
     return parser
 
 
@@ -123,10 +126,7 @@ def _suites_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.grading.batch import grade_class, grade_one, is_class_directory, write_atomically
-    from autograder.grading.runner import GraderError
-    from autograder.reporters.gradescope import to_gradescope
-    from autograder.reporters.progress import ClassProgress
+    from autograder.notebooks import is_class_directory
     from autograder.sandbox.errors import SandboxError
 
     spec = assignment(args.assignment).subset(args.notebook)
@@ -138,7 +138,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(f"autograder: {path} does not exist: give a notebook, a student's directory or a class directory",
               file=sys.stderr)
         return EXIT_USAGE
+    if path.suffix.lower() == ".zip" and path.is_file():
+        return _grade_zip(args)
     is_class = is_class_directory(path)
+    sandbox = None
+    if not is_class:  # start the warm process first: it imports torch while this process imports the rest
+        sandbox = _setup(args, spec=spec, extra_masks=(path.resolve(),)).sandbox()
+        sandbox.launch()
+
+    from autograder.grading.batch import grade_class, grade_one, write_atomically
+    from autograder.grading.runner import GraderError
+    from autograder.reporters.gradescope import to_gradescope
+    from autograder.reporters.progress import ClassProgress
+
     if is_class and args.out is None:
         print("autograder: a class directory needs --out OUTDIR for the per-student results", file=sys.stderr)
         return EXIT_USAGE
@@ -156,7 +168,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 progress.close()
         else:
             student = path.stem if path.is_file() else path.resolve().name
-            with setup.sandbox() as sandbox:
+            with sandbox:
                 results = [grade_one(student=student, submission=path, assignment=spec,
                                      suites_dir=setup.suites_dir, sandbox=sandbox, seed=args.seed)]
             for target in ([args.json] if args.json else []) + ([args.out / f"{student}.json"] if args.out else []):
@@ -165,7 +177,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except (GraderError, SandboxError) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return EXIT_FAILED
-    if not args.quiet:
+    if getattr(args, "format", "text") == "json":
+        _print_json(results, spec.name)
+    elif not args.quiet:
         if results:
             _warn_about_protections(results[0].protections)
         explain = [r for r in results if not is_class or args.verbose or r.student in args.explain]
@@ -276,3 +290,96 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"grade": cmd_grade, "merge": cmd_merge, "demo": cmd_demo, "validate": cmd_validate, "env": cmd_env, "build": cmd_build}
+
+
+# --- LMS zip import, JSON output, class report, grade export and student feedback ---------------------------
+
+
+def _grade_zip(args: argparse.Namespace) -> int:
+    """`grade submissions.zip --out OUTDIR`: import an LMS bulk download as a class, then grade that class."""
+    import tempfile
+
+    from autograder.lms_import import MANIFEST, UnsafeArchive, extract_submissions, write_manifest
+
+    if args.out is None:
+        print("autograder: a zip of submissions is a class: give --out OUTDIR for the results", file=sys.stderr)
+        return EXIT_USAGE
+    with tempfile.TemporaryDirectory(prefix="autograder-zip-") as scratch:
+        class_dir = Path(scratch) / "class"
+        try:
+            report = extract_submissions(args.path, class_dir, assignment=assignment(args.assignment))
+        except UnsafeArchive as error:
+            print(f"autograder: refusing {args.path}: {error}; nothing was extracted or graded", file=sys.stderr)
+            return EXIT_FAILED
+        for line in report.lines()[0 if not args.quiet else 1:]:  # skipped files are always reported
+            print(f"autograder: {line}", file=sys.stderr)
+        if not report.students:
+            print(f"autograder: {args.path} holds no student notebooks", file=sys.stderr)
+            return EXIT_FAILED
+        write_manifest(report, args.out / MANIFEST)
+        return cmd_grade(argparse.Namespace(**{**vars(args), "path": class_dir}))
+
+
+def _print_json(results, assignment_name: str) -> None:
+    from autograder.reporters.gradescope import to_gradescope
+
+    data = {"assignment": assignment_name,
+            "results": [{"student": r.student, **to_gradescope(r)} for r in sorted(results, key=lambda r: r.student)]}
+    print(json.dumps(data, indent=2))
+
+
+def _reporting_commands(commands) -> None:
+    report = commands.add_parser("report", help="write an HTML report (plots, pass rates, problems) of a graded class")
+    report.add_argument("outdir", type=Path, help="the --out directory of `autograder grade CLASS --out OUTDIR`")
+    report.add_argument("--to", type=Path, default=None, help="the HTML file (default: OUTDIR/report.html)")
+    report.add_argument("--assignment", default="appendix_a")
+    report.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    export = commands.add_parser("export", help="export a graded class's grades as CSV for an LMS")
+    export.add_argument("outdir", type=Path, help="the --out directory of a graded class")
+    export.add_argument("--format", choices=("plain", "canvas", "moodle"), default="plain",
+                        help="plain: per-notebook columns; canvas: gradebook import; moodle: grading worksheet")
+    export.add_argument("--to", type=Path, default=None, help="the CSV file (default: print to stdout)")
+    export.add_argument("--column", default=None, help="the grade column's name for Canvas (default: the assignment)")
+    export.add_argument("--assignment", default="appendix_a")
+
+    feedback = commands.add_parser("feedback", help="write a Markdown and an HTML feedback file per student")
+    feedback.add_argument("outdir", type=Path, help="the --out directory of a graded class")
+    feedback.add_argument("--to", type=Path, default=None, help="the directory (default: OUTDIR/feedback)")
+    feedback.add_argument("--assignment", default="appendix_a")
+    feedback.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from autograder.reporters.html_report import build_report
+
+    report = build_report(args.outdir, assignment=assignment(args.assignment), html_path=args.to)
+    if not args.quiet:
+        print(f"report of {report.students} students: {report.html_path}")
+        print(f"plots: {', '.join(str(path) for path in report.images)}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from autograder.grading.batch import write_atomically
+    from autograder.reporters.lms import export_grades
+
+    text = export_grades(args.outdir, fmt=args.format, assignment=assignment(args.assignment), column=args.column)
+    if args.to is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(args.to, text)
+        print(f"{args.format} grades of {text.count(chr(10)) - 1 - (args.format == 'canvas')} students: {args.to}")
+    return EXIT_OK
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder.reporters.feedback import write_feedback
+
+    written = write_feedback(args.outdir, assignment=assignment(args.assignment), target=args.to)
+    if not args.quiet:
+        print(f"feedback for {len(written) // 2} students: {args.to or args.outdir / 'feedback'}")
+    return EXIT_OK
+
+
+COMMANDS.update({"report": cmd_report, "export": cmd_export, "feedback": cmd_feedback})

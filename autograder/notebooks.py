@@ -124,3 +124,14 @@ def _defined_names(path: Path) -> set[str]:
     except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError):
         return set()
     return set(re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)", "\n".join(sources), flags=re.M))
+
+
+def students_in(class_dir: Path) -> list[tuple[str, Path]]:
+    """One (student, directory) per sub-directory of ``class_dir``, sorted by name."""
+    return [(path.name, path) for path in sorted(class_dir.iterdir())
+            if path.is_dir() and not path.name.startswith(".")]
+
+
+def is_class_directory(path: Path) -> bool:
+    """A class holds sub-directories of notebooks; a single submission holds notebooks itself."""
+    return path.is_dir() and not any(path.glob("*.ipynb")) and bool(students_in(path))

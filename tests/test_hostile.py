@@ -30,7 +30,7 @@ ROOT = os.geteuid() == 0
 @pytest.fixture(scope="module")
 def quick_sandbox(tmp_path_factory):
     """Short limits so loops and sleeps cost seconds, not minutes."""
-    limits = Limits(cell_seconds=2.0, call_seconds=5.0, check_seconds=10.0, memory_bytes=1 << 30)
+    limits = Limits(cell_seconds=3.0, call_seconds=15.0, check_seconds=30.0, memory_bytes=1 << 30)
     plan = IsolationPlan(mask_paths=secret_paths(suites_dir=SUITES))
     with Sandbox(limits=limits, plan=plan) as box:
         yield box

@@ -16,6 +16,7 @@ from typing import Callable
 from autograder.course import AssignmentSpec
 from autograder.grading.pool import GradingSetup, grade_all
 from autograder.grading.results import SubmissionResult
+from autograder.notebooks import is_class_directory, students_in  # noqa: F401 - re-exported
 from autograder.grading.runner import GraderError, grade_submission, zero_result
 from autograder.reporters.csvfile import GradeRow, grades_csv, row_from_gradescope, row_from_result
 from autograder.reporters.gradescope import to_gradescope
@@ -33,17 +34,6 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def students_in(class_dir: Path) -> list[tuple[str, Path]]:
-    """One (student, directory) per sub-directory of ``class_dir``, sorted by name."""
-    return [(path.name, path) for path in sorted(class_dir.iterdir())
-            if path.is_dir() and not path.name.startswith(".")]
-
-
-def is_class_directory(path: Path) -> bool:
-    """A class holds sub-directories of notebooks; a single submission holds notebooks itself."""
-    return path.is_dir() and not any(path.glob("*.ipynb")) and bool(students_in(path))
 
 
 def grade_one(*, student: str, submission: Path, assignment: AssignmentSpec, suites_dir: Path,

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from autograder.sandbox import codec
 from autograder.sandbox.errors import (
     CallTimeout,
     ChildDied,
@@ -67,7 +66,7 @@ class Sandbox:
         self.limits = limits or Limits()
         self.plan = plan or IsolationPlan()
         self.require = tuple(require)
-        self.protections: Protections | None = None
+        self._protections: Protections | None = None
         self._control: socket.socket | None = None
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
@@ -76,13 +75,25 @@ class Sandbox:
     # ------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> "Sandbox":
-        self.start()
+        self.launch()  # the warm process imports torch while this process does its own imports
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def protections(self) -> Protections:
+        """The protections the warm process reported (waits for it to be ready)."""
+        self._await_ready()
+        return self._protections
+
     def start(self) -> None:
+        """Launch the warm process and wait until it is ready (and as protected as required)."""
+        self.launch()
+        self._await_ready()
+
+    def launch(self) -> None:
+        """Start the warm process without waiting for it."""
         if self._process is not None:
             return
         ours, theirs = socket.socketpair()
@@ -103,17 +114,28 @@ class Sandbox:
         )
         theirs.close()
         self._control = ours
+        self._protections = None
         try:
             send_message(ours, {"isolation": plan.to_dict()})
-            ready, _ = recv_message(ours, deadline=time.monotonic() + _START_SECONDS, max_payload=0)
+        except OSError as error:
+            self.close()
+            raise SandboxUnavailable(f"the sandbox process did not start ({error}){self._stderr_tail()}") from None
+
+    def _await_ready(self) -> None:
+        if self._protections is not None:
+            return
+        if self._control is None:
+            raise SandboxUnavailable("the sandbox is not running")
+        try:
+            ready, _ = recv_message(self._control, deadline=time.monotonic() + _START_SECONDS, max_payload=0)
         except WireError as error:
             self.close()
             raise SandboxUnavailable(f"the sandbox process did not start ({error}){self._stderr_tail()}") from None
         if not ready.get("ok"):
             self.close()
             raise SandboxUnavailable(str(ready.get("message", "the sandbox refused to start")))
-        self.protections = Protections.from_dict(ready["protections"])
-        missing = [name for name in self.require if name in self.protections.missing()]
+        protections = Protections.from_dict(ready["protections"])
+        missing = [name for name in self.require if name in protections.missing()]
         if missing:
             self.close()
             raise SandboxUnavailable(
@@ -121,6 +143,7 @@ class Sandbox:
                 + ". Run the grader as root on Linux (it drops to an unprivileged user), "
                 "or lower the requirement with --isolation=best-effort."
             )
+        self._protections = protections
 
     def close(self) -> None:
         if self._control is not None:
@@ -143,8 +166,7 @@ class Sandbox:
 
     def open_notebook(self, name: str) -> "NotebookProcess":
         """Fork a fresh notebook process; restart the warm process first if something killed it."""
-        if self._control is None:
-            raise SandboxUnavailable("the sandbox is not running")
+        self._await_ready()
         try:
             return self._fork(name)
         except SandboxUnavailable:
@@ -249,6 +271,8 @@ class NotebookProcess:
                 raise CallTimeout(f"the check used up its {self.limits.check_seconds:g} s before calling `{what}`")
             if left < timeout:
                 timeout, limit = left, f"the {self.limits.check_seconds:g} s limit for a check"
+        from autograder.sandbox import codec  # torch, imported only once there is something to decode
+
         payload = codec.dumps(codec.encode(value, ref_for=_parent_ref_token)) if value is not None else b""
         reply, blob = self._exchange({**header, "timeout": timeout}, payload, timeout=timeout,
                                      where=f"while the grader called `{what}`")
@@ -349,7 +373,9 @@ def _signal_reason(number: int, limits: Limits) -> str:
     return f"the notebook process crashed ({name})"
 
 
-def _parent_ref_token(value: Any) -> codec.RefToken:
+def _parent_ref_token(value: Any) -> "codec.RefToken":
+    from autograder.sandbox import codec
+
     if isinstance(value, Ref):
         return value.token
     raise codec.CodecError(f"cannot send a {codec.type_name(value)} to the notebook")
@@ -364,7 +390,7 @@ def _scrubbed_environment() -> dict[str, str]:
 class Ref:
     """A handle to an object that stays inside the notebook process."""
 
-    def __init__(self, process: NotebookProcess, token: codec.RefToken) -> None:
+    def __init__(self, process: NotebookProcess, token: "codec.RefToken") -> None:
         self.process = process
         self.token = token
 

@@ -47,16 +47,18 @@ def main(control_fd: int) -> None:
         isolation.become_subreaper()
     # Import the heavy modules now, once, so each fork starts warm.
     import numpy  # noqa: F401
-    import torch  # noqa: F401
-    import torch._dynamo  # noqa: F401 - optimizers import it on first step(), about 1 s each time otherwise
-    import torch.nn.functional  # noqa: F401
-    import torch.optim  # noqa: F401
-    import torch.utils.data  # noqa: F401
     import packaging.version  # noqa: F401
+    import torch  # noqa: F401
 
     from autograder.sandbox import kernel  # noqa: F401
 
     send_message(control, {"ok": True, "protections": protections.to_dict(), "pid": os.getpid()})
+    # The grader is busy with its own imports now; use that time for the rest.
+    import torch._dynamo  # noqa: F401 - optimizers import it on first step(), about 1 s each time otherwise
+    import torch.nn.functional  # noqa: F401
+    import torch.optim  # noqa: F401
+    import torch.utils.data  # noqa: F401
+
     workdirs: dict[int, str] = {}
     while True:
         try:
