@@ -361,7 +361,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from autograder.grading.batch import write_atomically
+    from autograder.files import write_atomically
     from autograder.reporters.lms import export_grades
 
     text = export_grades(args.outdir, fmt=args.format, assignment=assignment(args.assignment), column=args.column)
@@ -369,7 +369,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         write_atomically(args.to, text)
-        print(f"{args.format} grades of {text.count(chr(10)) - 1 - (args.format == 'canvas')} students: {args.to}")
+        print(f"{args.format} grades written to {args.to}")
     return EXIT_OK
 
 

@@ -52,7 +52,8 @@ def test_sigterm_stops_the_batch_and_keeps_every_finished_result(tmp_path):
     out = tmp_path / "out"
     run = cli(str(class_dir), "--out", str(out), *ONLY)
     deadline = time.monotonic() + 120
-    while not (out / "student01.json").exists() and time.monotonic() < deadline:
+    finished = (out / "student00.json", out / "student01.json")  # with two workers, in either order
+    while not all(path.exists() for path in finished) and time.monotonic() < deadline:
         time.sleep(0.1)
     run.send_signal(signal.SIGTERM)  # student99 is still running its slow cell
     assert run.wait(timeout=60) == 130

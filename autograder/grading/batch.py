@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from autograder.course import AssignmentSpec
+from autograder.files import write_atomically  # noqa: F401 - re-exported
 from autograder.grading.pool import GradingSetup, grade_all
 from autograder.grading.results import SubmissionResult
-from autograder.notebooks import is_class_directory, students_in  # noqa: F401 - re-exported
+from autograder.notebooks import students_in
 from autograder.grading.runner import GraderError, grade_submission, zero_result
 from autograder.reporters.csvfile import GradeRow, grades_csv, row_from_gradescope, row_from_result
 from autograder.reporters.gradescope import to_gradescope
@@ -24,16 +23,6 @@ from autograder.sandbox.client import Sandbox
 from autograder.sandbox.errors import SandboxError, SandboxUnavailable
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def grade_one(*, student: str, submission: Path, assignment: AssignmentSpec, suites_dir: Path,

@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from autograder.sandbox.errors import (
     CallTimeout,
@@ -37,6 +37,9 @@ from autograder.sandbox.errors import (
 from autograder.sandbox.isolation import IsolationPlan, Protections
 from autograder.sandbox.limits import Limits, describe_bytes
 from autograder.sandbox.wire import WireError, WireTimeout, recv_message, send_message
+
+if TYPE_CHECKING:  # the codec imports torch; at run time it is imported when data first crosses
+    from autograder.sandbox import codec
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOTSTRAP = (

@@ -1,0 +1,205 @@
+"""Per-student feedback: every check with a pass/fail mark, its points, and where to read up on a failure.
+
+``autograder feedback OUTDIR`` writes ``OUTDIR/feedback/<student>.md`` and
+``.html``.  The input is the student's results file, which holds only check
+descriptions and the checks' own messages: hidden inputs, expected values and
+test code are never part of it, so they cannot appear here.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.course import AssignmentSpec
+from autograder.reporters.classdata import (CheckRecord, StudentRecord, load_results, notebook_stems)
+from autograder.files import write_atomically
+
+DOCS = "https://pytorch.org/docs/stable"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Where to read up on one student function: a book section and documentation pages."""
+    section: str
+    hint: str
+    links: tuple[tuple[str, str], ...]  # (title, url)
+
+
+def _api(name: str, url: str | None = None) -> tuple[str, str]:
+    return name, url or f"{DOCS}/generated/{name}.html"
+
+
+READING: dict[str, Reading] = {
+    "version_at_least": Reading("A.1.3", "Compare versions as numbers, part by part, not as text.",
+                                (("packaging.version", "https://packaging.pypa.io/en/stable/version.html"),)),
+    "environment_report": Reading("A.1.3", "Ask torch itself: its version, its build and which devices it sees.", (
+        _api("torch.cuda.is_available"), ("torch.backends.mps", f"{DOCS}/backends.html#torch-backends-mps"))),
+    "make_tensors": Reading("A.2.1", "Build each tensor with torch.tensor from nested Python lists.",
+                            (_api("torch.tensor"),)),
+    "to_float32": Reading("A.2.2", "Integer inputs become torch.int64; convert with .to(torch.float32).", (
+        _api("torch.Tensor.to"), ("torch.dtype", f"{DOCS}/tensor_attributes.html#torch.dtype"))),
+    "reshape_to": Reading("A.2.3", ".view() needs a contiguous tensor; .reshape() works on any tensor.", (
+        _api("torch.reshape"), _api("torch.Tensor.view"))),
+    "transpose": Reading("A.2.3", "Swap the two dimensions (.T or torch.transpose); a reshape is not a transpose.", (
+        _api("torch.transpose"), ("torch.Tensor.T", f"{DOCS}/tensors.html#torch.Tensor.T"))),
+    "gram": Reading("A.2.3", "A matrix times its own transpose: mind the order of the factors.",
+                    (_api("torch.matmul"),)),
+    "logistic_forward": Reading("A.3", "The logistic model: a weighted sum plus bias, through the sigmoid.", (
+        _api("torch.sigmoid"),)),
+    "logistic_loss": Reading("A.3", "Binary cross-entropy between the prediction and the label.", (
+        _api("torch.nn.functional.binary_cross_entropy"),)),
+    "loss_gradients": Reading("A.4", "torch.autograd.grad returns the gradients without storing them in .grad.", (
+        _api("torch.autograd.grad"),)),
+    "backward_gradients": Reading("A.4", "loss.backward() fills .grad of every leaf tensor that requires grad.", (
+        _api("torch.Tensor.backward"),)),
+    "NeuralNetwork": Reading("A.5", "Subclass torch.nn.Module and chain the layers in a torch.nn.Sequential.", (
+        _api("torch.nn.Module"), _api("torch.nn.Sequential"), _api("torch.nn.Linear"))),
+    "count_parameters": Reading("A.5", "Count only trainable parameters (requires_grad) with .numel().", (
+        ("torch.nn.Module.parameters", f"{DOCS}/generated/torch.nn.Module.html#torch.nn.Module.parameters"),
+        _api("torch.numel"))),
+    "ToyDataset": Reading("A.6", "A Dataset needs __getitem__ (one example) and __len__.", (
+        ("torch.utils.data.Dataset", f"{DOCS}/data.html#torch.utils.data.Dataset"),)),
+    "make_loaders": Reading("A.6", "Shuffle the training loader only; check batch_size and drop_last.", (
+        ("torch.utils.data.DataLoader", f"{DOCS}/data.html#torch.utils.data.DataLoader"),)),
+    "train": Reading("A.7", "Each batch: forward, loss, zero_grad(), backward(), step().", (
+        _api("torch.optim.SGD"), _api("torch.nn.functional.cross_entropy"), _api("torch.optim.Optimizer.zero_grad"))),
+    "compute_accuracy": Reading("A.7", "Put the model in eval mode, use torch.no_grad() and compare argmax to the labels.", (
+        _api("torch.argmax"), _api("torch.no_grad"))),
+    "save_model": Reading("A.8", "Save the model's state_dict(), not the model object.", (
+        _api("torch.save"), ("Saving and loading models", f"{DOCS}/notes/serialization.html"))),
+    "load_model": Reading("A.8", "Build a fresh model, then load_state_dict(torch.load(path, weights_only=True)).", (
+        _api("torch.load"), ("torch.nn.Module.load_state_dict",
+                             f"{DOCS}/generated/torch.nn.Module.html#torch.nn.Module.load_state_dict"))),
+    "get_device": Reading("A.9.1", "Prefer CUDA, then MPS, then the CPU; return a torch.device.", (
+        ("torch.device", f"{DOCS}/tensor_attributes.html#torch.device"), _api("torch.cuda.is_available"))),
+    "to_device": Reading("A.9.1", ".to(device) returns a new tensor; keep the result.", (_api("torch.Tensor.to"),)),
+    "train_on_device": Reading("A.9.2", "Move the model once and every batch inside the loop to the same device.", (
+        ("torch.nn.Module.to", f"{DOCS}/generated/torch.nn.Module.html#torch.nn.Module.to"),
+        _api("torch.Tensor.to"))),
+}
+
+
+def reading_for(check: CheckRecord, assignment: AssignmentSpec | None) -> Reading | None:
+    """The reading for a check: by its function, else the notebook's book section."""
+    if check.function in READING:
+        return READING[check.function]
+    if assignment is not None and check.notebook in {nb.stem for nb in assignment.notebooks}:
+        return Reading(assignment.notebook(check.notebook).book_section, "", ())
+    return None
+
+
+def _n(value: float) -> str:
+    return f"{value:g}"
+
+
+def _points(check: CheckRecord) -> str:
+    if check.extra_credit:
+        return f"+{_n(check.score)} extra credit" if check.passed else "extra credit"
+    return f"{_n(check.score)}/{_n(check.max_score)}"
+
+
+def _mark(check: CheckRecord) -> tuple[str, str]:
+    return {"passed": ("\u2713", "passed"), "not available": ("\u2013", "not available")}.get(
+        check.status, ("\u2717", "failed"))
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([|<>\[\]])", r"\\\1", text.replace("\n", " "))
+
+
+def feedback_markdown(record: StudentRecord, *, assignment: AssignmentSpec | None, stems: list[str]) -> str:
+    lines = [f"# Feedback for {_md_escape(record.student)}", ""]
+    extra = f" + {_n(record.extra_credit)} extra credit" if record.extra_credit else ""
+    base = record.total - record.extra_credit
+    lines += [f"**Score: {_n(base)}/{_n(record.max_points)}{extra}**", "",
+              "Each check is one small test of your functions with fresh random inputs. "
+              "Failed checks say what went wrong and where to read up on it.", ""]
+    for stem in stems:
+        if stem not in record.notebook_points:
+            continue
+        spec = assignment.notebook(stem) if assignment and stem in {nb.stem for nb in assignment.notebooks} else None
+        title = f" ({spec.title}, book section {spec.book_section})" if spec else ""
+        lines += [f"## {stem}{title}: {_n(record.notebook_points[stem])}/{_n(record.notebook_max.get(stem, 0))}", ""]
+        for problem in (p for p in record.problems if p.notebook == stem):
+            lines += [f"> **Problem:** {_md_escape(problem.text)}", ""]
+        for check in (c for c in record.checks if c.notebook == stem):
+            mark, word = _mark(check)
+            lines.append(f"- {mark} **{word}** ({_points(check)}) `{check.name}`: {_md_escape(check.description)}")
+            if check.status == "failed":
+                if check.message:
+                    lines.append(f"  - What went wrong: {_md_escape(check.message)}")
+                reading = reading_for(check, assignment)
+                if reading is not None:
+                    if reading.hint:
+                        lines.append(f"  - Hint: {_md_escape(reading.hint)}")
+                    links = [f"book section {reading.section}"] + [f"[{t}]({u})" for t, u in reading.links]
+                    lines.append(f"  - Read: {', '.join(links)}")
+            elif check.status == "not available" and check.message:
+                lines.append(f"  - {_md_escape(check.message)} (not counted against you)")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+_CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:900px;margin:0 auto;padding:1.5rem;color:#1d2330}
+h2{border-bottom:1px solid #dde2ea;margin-top:2rem}li{margin:.35rem 0}.passed{color:#2e7d4f}
+.failed{color:#b03a2e}.na{color:#777}.detail{color:#3a4150;font-size:.92rem;margin-left:1.4rem}
+.problem{background:#fff4e0;border-left:4px solid #d9a400;padding:.4rem .7rem}code{background:#f4f6fa}"""
+
+
+def feedback_html(record: StudentRecord, *, assignment: AssignmentSpec | None, stems: list[str]) -> str:
+    e = html.escape
+    extra = f" + {_n(record.extra_credit)} extra credit" if record.extra_credit else ""
+    base = record.total - record.extra_credit
+    parts = [f"<h1>Feedback for {e(record.student)}</h1>",
+             f'<p><b id="score">Score: {_n(base)}/{_n(record.max_points)}{e(extra)}</b></p>',
+             "<p>Each check is one small test of your functions with fresh random inputs. "
+             "Failed checks say what went wrong and where to read up on it.</p>"]
+    for stem in stems:
+        if stem not in record.notebook_points:
+            continue
+        spec = assignment.notebook(stem) if assignment and stem in {nb.stem for nb in assignment.notebooks} else None
+        title = f" ({spec.title}, book section {spec.book_section})" if spec else ""
+        parts.append(f"<h2>{e(stem)}{e(title)}: {_n(record.notebook_points[stem])}/"
+                     f"{_n(record.notebook_max.get(stem, 0))}</h2>")
+        parts += [f'<p class="problem"><b>Problem:</b> {e(p.text)}</p>' for p in record.problems if p.notebook == stem]
+        items = []
+        for check in (c for c in record.checks if c.notebook == stem):
+            mark, word = _mark(check)
+            css = {"passed": "passed", "failed": "failed"}.get(check.status, "na")
+            item = (f'<li class="check {css}" data-status="{e(check.status)}"><span class="{css}">{mark} {word}</span>'
+                    f" ({e(_points(check))}) <code>{e(check.name)}</code>: {e(check.description)}")
+            if check.status == "failed":
+                reading = reading_for(check, assignment)
+                if check.message:
+                    item += f'<div class="detail">What went wrong: {e(check.message)}</div>'
+                if reading is not None:
+                    if reading.hint:
+                        item += f'<div class="detail">Hint: {e(reading.hint)}</div>'
+                    links = [f"book section {e(reading.section)}"] + [
+                        f'<a href="{e(u, quote=True)}">{e(t)}</a>' for t, u in reading.links]
+                    item += f'<div class="detail">Read: {", ".join(links)}</div>'
+            elif check.status == "not available" and check.message:
+                item += f'<div class="detail">{e(check.message)} (not counted against you)</div>'
+            items.append(item + "</li>")
+        parts.append(f"<ul>{''.join(items)}</ul>")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Feedback: {e(record.student)}'
+            f"</title><style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
+def write_feedback(out_dir: Path, *, assignment: AssignmentSpec | None = None,
+                   target: Path | None = None) -> list[Path]:
+    """Write ``<student>.md`` and ``<student>.html`` for every graded student into ``target``."""
+    records = load_results(out_dir, assignment=assignment)
+    target = target or out_dir / "feedback"
+    stems = notebook_stems(records, assignment)
+    written = []
+    for record in records:
+        for suffix, text in ((".md", feedback_markdown(record, assignment=assignment, stems=stems)),
+                             (".html", feedback_html(record, assignment=assignment, stems=stems))):
+            path = target / f"{record.student}{suffix}"
+            write_atomically(path, text)
+            written.append(path)
+    return written

@@ -1,0 +1,90 @@
+"""Per-student feedback files: every check with its mark, points, hint, book section and PyTorch docs link."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from autograder.course import APPENDIX_A
+from autograder.reporters.classdata import load_results
+from autograder.reporters.feedback import READING, write_feedback
+from tests.results_factory import small_class
+
+
+@pytest.fixture
+def class_results(tmp_path):
+    return small_class(tmp_path / "out")
+
+
+def test_every_student_function_has_a_book_section_and_docs(tmp_path):
+    for notebook in APPENDIX_A.notebooks:
+        low, _, high = notebook.book_section.partition("-")
+        chapters = range(int(low.split(".")[1]), int((high or low).split(".")[1]) + 1)
+        for function in notebook.functions:
+            reading = READING[function]
+            assert int(reading.section.split(".")[1]) in chapters, (function, reading.section)
+            assert reading.hint and reading.links, function
+            assert all(url.startswith("https://") for _, url in reading.links)
+    pytorch_pages = {url for reading in READING.values() for _, url in reading.links if "pytorch.org/docs" in url}
+    for needed in ("torch.reshape", "torch.autograd.grad", "torch.nn.Module.html", "torch.utils.data.DataLoader"):
+        assert any(needed in url for url in pytorch_pages), needed
+
+
+def test_feedback_marks_points_hints_and_links(class_results):
+    written = write_feedback(class_results, assignment=APPENDIX_A)
+    assert sorted(p.name for p in written) == sorted(f"{s}.{e}" for s in ("ann", "ben", "cid", "dee")
+                                                      for e in ("md", "html"))
+    ben = (class_results / "feedback" / "ben.md").read_text(encoding="utf-8")
+    assert "**Score: 25/35**" in ben
+    assert "- \u2713 **passed** (10/10) `test_reshape_to_book_example`" in ben
+    assert "- \u2717 **failed** (0/10) `test_gram_random_matrices`" in ben
+    assert "What went wrong: gram(t) returned shape (3, 3)" in ben
+    assert "Hint: A matrix times its own transpose" in ben
+    assert "book section A.2.3, [torch.matmul](https://pytorch.org/docs/stable/generated/torch.matmul.html)" in ben
+    assert "not available" in ben and "not counted against you" in ben  # extra credit without a GPU
+    ann = (class_results / "feedback" / "ann.md").read_text(encoding="utf-8")
+    assert "+ 10 extra credit" in ann and "\u2717" not in ann and "Read:" not in ann  # nothing to read up on
+
+
+def test_html_feedback_is_escaped_and_links_to_docs(class_results):
+    write_feedback(class_results, assignment=APPENDIX_A)
+    page = (class_results / "feedback" / "ben.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<li class="check failed" data-status="failed">' in page
+    assert '<a href="https://pytorch.org/docs/stable/generated/torch.matmul.html">torch.matmul</a>' in page
+    assert "<script" not in page
+    cid = (class_results / "feedback" / "cid.html").read_text(encoding="utf-8")
+    assert "exited with status 3" in cid and "class=\"problem\"" in cid
+    dee = (class_results / "feedback" / "dee.md").read_text(encoding="utf-8")
+    assert "grading failed: the notebook process could not be started" in dee and "**Score: 0/35**" in dee
+
+
+def test_results_are_read_back_with_functions_and_problem_kinds(class_results):
+    records = {r.student: r for r in load_results(class_results, assignment=APPENDIX_A)}
+    assert sorted(records) == ["ann", "ben", "cid", "dee"]  # grades.csv is not a student
+    assert records["ann"].total == 45 and records["ann"].extra_credit == 10 and records["ann"].max_points == 35
+    assert {c.function for c in records["ben"].checks} == {"reshape_to", "gram", "train_on_device"}
+    assert records["cid"].status == "crashed" and records["cid"].problems[0].kind == "crash"
+    assert records["dee"].status == "grading failed" and records["dee"].notebook_max == {"02_tensors": 20,
+                                                                                      "05_device": 15}
+
+
+def test_the_feedback_command(class_results, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "autograder", "feedback", str(class_results), "--to",
+                           str(tmp_path / "fb")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "feedback for 4 students" in done.stdout
+    assert (tmp_path / "fb" / "ben.html").exists() and (tmp_path / "fb" / "ben.md").exists()
+    done = subprocess.run([sys.executable, "-m", "autograder", "feedback", str(tmp_path / "missing")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "not a directory" in done.stderr
+
+
+def test_env_output_is_plain_text_for_a_forum_post():
+    done = subprocess.run([sys.executable, "-m", "autograder", "env"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b[" not in done.stdout  # no colour codes in a pasted post
+    for needed in ("OS: ", "CPU cores", "Python 3.", "torch 2.", " build; ", "MPS", "paste all of the lines above"):
+        assert needed in done.stdout, needed
