@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--assignment", default="appendix_a")
     build.add_argument("--check", action="store_true", help="only report stale files (exit 1 if any)")
     _reporting_commands(commands)
+    _release_and_ci_commands(commands)
     return parser
 
 
@@ -383,3 +384,90 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 COMMANDS.update({"report": cmd_report, "export": cmd_export, "feedback": cmd_feedback})
+
+
+# --- student release, student-side visible checks, and pull-request grading on GitHub Actions ---------------
+
+
+def _release_and_ci_commands(commands) -> None:
+    release = commands.add_parser("release", help="write the student repository (no hidden suites or solutions)")
+    release.add_argument("outdir", type=Path, help="a new or empty directory for the student repository")
+    release.add_argument("--assignment", default="appendix_a")
+    release.add_argument("--force", action="store_true", help="write into a directory that is not empty")
+
+    check = commands.add_parser("check", help="run the visible checks of your notebooks (offline, no hidden tests)")
+    check.add_argument("path", type=Path, nargs="?", default=Path("exercises"),
+                       help="exercises/, a directory of notebooks, or one notebook (default: exercises)")
+    check.add_argument("--assignment", default="appendix_a")
+    check.add_argument("--notebook", action="append", default=[], metavar="STEM",
+                       help="check only this notebook, e.g. 02_tensors (repeatable)")
+    check.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default: 600)")
+    check.add_argument("--jobs", type=int, default=1, help="notebooks checked at the same time (default: 1)")
+
+    ci = commands.add_parser("ci", help="grade a pull request on GitHub Actions (summary, outputs, annotations)")
+    _sandbox_options(ci)
+    ci.set_defaults(isolation=None)  # not given: strict when root, else best-effort with a note in the summary
+    ci.add_argument("--head", type=Path, required=True, help="the pull request's checkout (graded as data)")
+    ci.add_argument("--base", type=Path, default=Path("."),
+                    help="the base branch's checkout, to report edits of workflow and grader files (default: .)")
+    ci.add_argument("--results", type=Path, default=Path("results.json"), help="results.json to write")
+    ci.add_argument("--comment", type=Path, default=None, help="write the pull-request comment body here")
+    ci.add_argument("--notebook", action="append", default=[], metavar="STEM", help="grade only this notebook")
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from autograder.release import ReleaseError, release
+
+    try:
+        written = release(args.outdir, spec=assignment(args.assignment), force=args.force)
+    except ReleaseError as error:
+        print(f"autograder: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"student repository written to {args.outdir} ({len(written)} files); "
+          "it holds no hidden suite and no solution")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from autograder.check import check_notebooks, format_report
+
+    if not args.path.exists():
+        print(f"autograder: {args.path} does not exist: run this from your repository's top directory, "
+              "or give the exercises directory or a notebook", file=sys.stderr)
+        return EXIT_USAGE
+    spec = assignment(args.assignment).subset(args.notebook)
+    if args.path.is_file():
+        spec = spec.subset([nb.stem for nb in spec.notebooks if nb.stem in args.path.name] or [spec.notebooks[0].stem])
+    checks = check_notebooks(args.path, spec, timeout=args.timeout, jobs=args.jobs)
+    print(format_report(checks))
+    return EXIT_OK if all(check.ok for check in checks) else EXIT_FAILED
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    from autograder import ci
+    from autograder.grading.runner import GraderError
+    from autograder.sandbox.errors import SandboxError
+
+    root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+    isolation = args.isolation or ("strict" if root else "best-effort")
+    note = "" if isolation == "strict" else (
+        "Grading ran without full isolation (not root): student code ran as the runner's user. "
+        "Run `autograder ci` with sudo for grading that counts.")
+    spec = assignment(args.assignment).subset(args.notebook)
+    github_files = tuple(Path(os.environ[name]).resolve().parent for name in ci.GITHUB_FILES if os.environ.get(name))
+    extra = (args.head.resolve(),) + github_files
+
+    def setup_for(suites):
+        local = argparse.Namespace(**{**vars(args), "isolation": isolation, "suites": suites})
+        return _setup(local, spec=spec, extra_masks=extra)
+
+    try:
+        return ci.run(head=args.head, suites=args.suites.resolve() if args.suites else None, base=args.base,
+                      spec=spec, results_path=args.results, comment_path=args.comment, setup_for=setup_for,
+                      isolation_note=note, seed=args.seed)
+    except (GraderError, SandboxError) as error:
+        print(f"autograder: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+COMMANDS.update({"release": cmd_release, "check": cmd_check, "ci": cmd_ci})
