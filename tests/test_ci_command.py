@@ -19,6 +19,7 @@ import pytest
 
 from autograder.course import APPENDIX_A
 from autograder.release import release
+from autograder.course import REPO_ROOT
 from tests.conftest import SOLUTIONS, SUITES, write_variant
 from tests.leaks import leaked
 
@@ -169,7 +170,8 @@ for pid in {os.getppid(), 1}:
     except OSError:
         pass
 deadline = time.monotonic() + 6
-for top in ("/tmp", "/root", "/home", "/work", "/opt", "/srv"):
+ROOTS = "GRADER_CHECKOUT"  # the grader's own checkout; other copies elsewhere are out of scope (SECURITY.md)
+for top in ("/tmp", "/root", "/home", "/opt", "/srv", ROOTS):
     for folder, dirs, files in os.walk(top):
         dirs[:] = [d for d in dirs if d not in ("site-packages", ".git", "proc", "sys")]
         for name in files:
@@ -190,7 +192,7 @@ for top in ("/tmp", "/root", "/home", "/work", "/opt", "/srv"):
 def test_a_hostile_pull_request_changes_nothing_and_leaks_nothing(workspace, tmp_path):
     targets = [str(tmp_path / "_runner_file_commands" / name) for name in ("github_output", "github_step_summary",
                                                                           "github_env")]
-    cells = (f"TARGETS = {targets!r}",) + HOSTILE_CELLS
+    cells = (f"TARGETS = {targets!r}",) + tuple(c.replace("GRADER_CHECKOUT", str(REPO_ROOT)) for c in HOSTILE_CELLS)
     hostile = write_variant(tmp_path / "hostile", STEM, {}, cells)
     # A runner holds no instructor checkout; this machine does, and only the instructor's copy of the
     # package knows to mask it (its solutions/, source/, tests/, autograder/hidden/).
