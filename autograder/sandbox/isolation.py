@@ -145,8 +145,8 @@ def apply(plan: IsolationPlan) -> Protections:
 
 
 def _blocked_ancestor(path: Path) -> Path | None:
-    """The highest ancestor of ``path`` that others may not enter, if any."""
-    for ancestor in reversed(path.parents):
+    """The highest directory on the way to ``path`` (itself included) that others may not enter."""
+    for ancestor in [*reversed(path.parents), path]:
         try:
             mode = ancestor.stat().st_mode
         except OSError:
@@ -166,9 +166,12 @@ def _expose_for_user(paths: tuple[str, ...], libc: _Libc) -> None:
     for raw in paths:
         path = Path(raw).resolve()
         blocked = _blocked_ancestor(path)
-        if blocked is not None and blocked != path:
-            entry = path.relative_to(blocked).parts[0]
-            by_blocked.setdefault(blocked, set()).add(entry)
+        if blocked is None:
+            continue
+        if blocked == path:  # the needed directory itself is closed (a `mktemp -d` checkout): expose all of it
+            by_blocked.setdefault(blocked, set()).update(os.listdir(blocked))
+        else:
+            by_blocked.setdefault(blocked, set()).add(path.relative_to(blocked).parts[0])
     for blocked, entries in by_blocked.items():
         stage = Path(tempfile.mkdtemp(prefix="autograder-stage-"))
         moved = []
