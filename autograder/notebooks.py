@@ -10,8 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import nbformat
+from typing import Any
 
 from autograder.course import AssignmentSpec, NotebookSpec
 
@@ -64,21 +63,41 @@ def load_notebook(path: Path, *, stem: str, root: Path | None = None) -> LoadedN
         ) from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise NotebookProblem(f"{name} is JSON but not a Jupyter notebook: submit the .ipynb file")
-    try:
-        notebook = nbformat.reads(text, as_version=4)
-    except Exception as error:
-        raise NotebookProblem(f"{name} is not a notebook nbformat can read ({type(error).__name__}): "
-                              "open it in Jupyter, save it, and submit again") from None
+    cells = _cells_of(data, text, name)
     sources, ids = [], []
-    for cell in notebook.cells:
+    for cell in cells:
         if cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
         sources.append(source if isinstance(source, str) else "".join(source))
-        ids.append(str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")))
+        metadata = cell.get("metadata")
+        grader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+        ids.append(str(grader.get("grade_id", "")) if isinstance(grader, dict) else "")
     if len(sources) > MAX_CODE_CELLS:
         raise NotebookProblem(f"{name} has {len(sources)} code cells, over the limit of {MAX_CODE_CELLS}")
     return LoadedNotebook(stem=stem, path=path, code_cells=tuple(sources), cell_ids=tuple(ids))
+
+
+def _cells_of(data: dict, text: str, name: str) -> list[dict[str, Any]]:
+    """The cells of a version 4 notebook, read directly; older versions are converted by nbformat."""
+    unreadable = NotebookProblem(f"{name} is not a notebook nbformat can read: open it in Jupyter, save it, "
+                                 "and submit again")
+    if data.get("nbformat", 4) != 4 or "cells" not in data:
+        import nbformat  # slow to import; only old notebooks need it
+
+        try:
+            data = nbformat.reads(text, as_version=4)
+        except Exception:
+            raise unreadable from None
+    cells = data.get("cells")
+    if not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
+        raise unreadable
+    for cell in cells:
+        source = cell.get("source", "")
+        if not isinstance(source, str) and not (isinstance(source, list)
+                                                and all(isinstance(line, str) for line in source)):
+            raise unreadable
+    return cells
 
 
 def locate(submission: Path, spec: NotebookSpec, *, others: AssignmentSpec | None = None) -> Path | None:
