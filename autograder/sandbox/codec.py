@@ -1,15 +1,18 @@
 """Turning values into data that can cross the sandbox boundary, and back.
 
 Only data crosses: every value becomes a tree of tagged tuples holding
-plain tensors and Python primitives, written with ``torch.save`` and read
-with ``torch.load(weights_only=True)``.  Anything else (a model, a
-DataLoader) stays on the side that owns it and crosses as a reference id.
+plain tensors and Python primitives.  The tree travels as JSON; its tensors
+travel beside it as one list written with ``torch.save`` and read with
+``torch.load(weights_only=True)`` (a value without tensors never touches
+``torch.load``).  Anything else (a model, a DataLoader) stays on the side
+that owns it and crosses as a reference id.
 
 Tags::
 
     ("p", value)              None, bool, int, float, str (exact types only)
     ("n", value, type_name)   another number-like scalar (numpy.float32, ...)
     ("t", tensor, meta)       a plain CPU or meta tensor plus what it was
+                              (on the wire: the tensor's index in the tensor list)
     ("l", [...]) / ("u", [...]) / ("d", [[key, value], ...])   list, tuple, dict
     ("dev", "cuda:0") / ("dt", "float32")   torch.device, torch.dtype
     ("r", ref_id, type_name, short_repr)    an object that stays behind
@@ -21,7 +24,9 @@ raise :class:`CodecError`.
 from __future__ import annotations
 
 import io
+import json
 import numbers
+import struct
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -138,17 +143,61 @@ def _encode_tensor(tensor: torch.Tensor, kind: str) -> tuple:
     return ("t", plain, meta)
 
 
+_LENGTH = struct.Struct(">I")
+
+
 def dumps(tree: Any) -> bytes:
+    """``tree`` as bytes: the length of its JSON, the JSON, then its tensors as one ``torch.save`` list."""
+    tensors: list[torch.Tensor] = []
+
+    def tensor_index(value: Any) -> int:
+        if type(value) is not torch.Tensor:
+            raise CodecError(f"cannot send a {type_name(value)} inside the tree")
+        tensors.append(value)
+        return len(tensors) - 1
+
+    text = json.dumps(tree, default=tensor_index, separators=(",", ":")).encode()
+    if not tensors:
+        return _LENGTH.pack(len(text)) + text
     buffer = io.BytesIO()
-    torch.save(tree, buffer)
-    return buffer.getvalue()
+    torch.save(tensors, buffer)
+    return _LENGTH.pack(len(text)) + text + buffer.getvalue()
 
 
 def loads(blob: bytes) -> Any:
+    """The tree that :func:`dumps` wrote; only JSON and ``torch.load(weights_only=True)`` read it."""
+    if len(blob) < _LENGTH.size:
+        raise CodecError("payload is truncated")
+    (length,) = _LENGTH.unpack_from(blob)
+    if length > len(blob) - _LENGTH.size:
+        raise CodecError("payload is truncated")
     try:
-        return torch.load(io.BytesIO(blob), weights_only=True)
+        tree = json.loads(blob[_LENGTH.size:_LENGTH.size + length])
+    except (ValueError, RecursionError) as error:
+        raise CodecError(f"payload is not readable data ({type(error).__name__})") from None
+    rest = blob[_LENGTH.size + length:]
+    if not rest:
+        return tree
+    try:
+        tensors = torch.load(io.BytesIO(rest), weights_only=True)
     except Exception as error:
         raise CodecError(f"payload is not loadable data ({type(error).__name__})") from None
+    if not isinstance(tensors, list) or any(type(tensor) is not torch.Tensor for tensor in tensors):
+        raise CodecError("payload tensors are not a list of plain tensors")
+    return _place_tensors(tree, tensors, 0)
+
+
+def _place_tensors(node: Any, tensors: list[torch.Tensor], depth: int) -> Any:
+    """Put each tensor back where the tree names its index: ``["t", 3, meta]``."""
+    if not isinstance(node, list):
+        return node
+    if depth > 2 * MAX_DEPTH + 2:  # two lists per level of the value: the node and its items
+        raise CodecError("the reply is too deeply nested")
+    if len(node) == 3 and node[0] == "t" and type(node[1]) is int:
+        if not 0 <= node[1] < len(tensors):
+            raise CodecError("malformed reply (tensor index)")
+        return ["t", tensors[node[1]], node[2]]
+    return [_place_tensors(item, tensors, depth + 1) for item in node]
 
 
 # ---------------------------------------------------------------- decoding
