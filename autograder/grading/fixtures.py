@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 import torch
 
@@ -10,9 +12,14 @@ from autograder.grading.session import StudentNotebook
 
 
 @pytest.fixture(scope="module")
-def nb(request: pytest.FixtureRequest) -> StudentNotebook:
-    """The student's notebook named by the suite's ``NOTEBOOK``, run once per suite module."""
-    return request.config.stash[PLUGIN_KEY].session_for(request.module)
+def nb(request: pytest.FixtureRequest) -> Iterator[StudentNotebook]:
+    """The student's notebook named by the suite's ``NOTEBOOK``, run once per suite module.
+
+    Its process ends with the module, so a worker holds one notebook process at a time.
+    """
+    session = request.config.stash[PLUGIN_KEY].session_for(request.module)
+    yield session
+    session.close()
 
 
 @pytest.fixture

@@ -118,8 +118,10 @@ class StudentNotebook:
         self.cell_reports = tuple(reports)
 
     def close(self) -> None:
+        """End the notebook process; a later call runs the notebook again in a fresh one."""
         if self._process is not None:
             self._process.close()
+            self._process = None
 
     # ------------------------------------------------------------ calls
 

@@ -61,6 +61,18 @@ class CellReport:
     output: str = ""
 
 
+@dataclass(frozen=True)
+class SharedSandbox:
+    """What another process needs to use a running warm process: a connection of its own and its facts.
+
+    Made by :meth:`Sandbox.share`; give it to :meth:`Sandbox.joining` in the
+    other process (a grading worker).
+    """
+
+    connection: socket.socket
+    protections: Protections
+
+
 class Sandbox:
     """One isolated warm process; :meth:`open_notebook` forks a fresh child from it."""
 
@@ -74,6 +86,29 @@ class Sandbox:
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._stderr = tempfile.TemporaryFile()
+
+    @classmethod
+    def joining(cls, shared: SharedSandbox, *, limits: Limits, plan: IsolationPlan,
+                require: Iterable[str] = ()) -> "Sandbox":
+        """Use a warm process another process started; if it goes away, start a private one."""
+        sandbox = cls(limits=limits, plan=plan, require=require)
+        sandbox._control = shared.connection
+        sandbox._protections = shared.protections
+        return sandbox
+
+    def share(self) -> SharedSandbox:
+        """A further control connection to this warm process, for another process to join with."""
+        self._await_ready()
+        ours, theirs = socket.socketpair()
+        with self._lock:
+            try:
+                send_message(self._control, {"op": "attach"})
+                socket.send_fds(self._control, [b"A"], [theirs.fileno()])
+            except OSError as error:
+                raise SandboxUnavailable(f"the sandbox process stopped answering ({error})") from None
+            finally:
+                theirs.close()
+        return SharedSandbox(connection=ours, protections=self._protections)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -192,6 +227,16 @@ class Sandbox:
             finally:
                 theirs.close()
         return NotebookProcess(self, pid=int(reply["pid"]), sock=ours, name=name)
+
+    def release_child(self, pid: int) -> None:
+        """Have the warm process kill and reap a notebook process; no answer is awaited."""
+        if self._control is None:
+            return
+        with self._lock:
+            try:
+                send_message(self._control, {"op": "release", "pid": pid})
+            except OSError:
+                pass
 
     def wait_child(self, pid: int, timeout: float = 5.0) -> dict:
         if self._control is None:
@@ -354,13 +399,13 @@ class NotebookProcess:
 
     def close(self) -> None:
         if self._dead_reason is None:
-            self._killed_for = self._killed_for or "grading finished"
             try:
                 os.killpg(self.pid, signal.SIGKILL)
             except OSError:
                 pass
-            self._death_reason("")
+            self.sandbox.release_child(self.pid)
             self._dead_reason = "closed"
+            self._sock.close()
 
 
 def _signal_reason(number: int, limits: Limits) -> str:

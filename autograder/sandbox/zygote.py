@@ -3,10 +3,17 @@
 Started by :class:`autograder.sandbox.client.Sandbox` as a fresh interpreter
 (never forked from the grader, so it holds none of the grader's memory: no
 hidden suite, reference value or secret).  It isolates itself, imports torch
-before any thread pool exists, then answers two requests on its control socket:
+before any thread pool exists, then answers requests on its control
+connections (the first one from the grader that started it; more are
+attached through it, one per grading worker, so a pool shares one warm
+process):
 
-``fork``  make a notebook process with a socket passed by the grader;
-``wait``  reap a notebook process and report how it ended.
+``fork``     make a notebook process with a socket passed by the grader;
+``wait``     reap a notebook process and report how it ended;
+``release``  kill and reap a notebook process the grader is done with (no reply);
+``attach``   take another control connection, passed as a file descriptor (no reply).
+
+The warm process ends when the first connection closes.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import ctypes
 import os
 import pwd
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -59,30 +67,62 @@ def main(control_fd: int) -> None:
     import torch.optim  # noqa: F401
     import torch.utils.data  # noqa: F401
 
+    _serve(control, user=user)
+
+
+def _serve(first: socket.socket, *, user: str | None) -> None:
+    connections = [first]
     workdirs: dict[int, str] = {}
-    while True:
-        try:
-            request, _ = recv_message(control, deadline=None, max_payload=0)
-        except WireError:
-            break
-        if request.get("op") == "fork":
-            _, fds, _, _ = socket.recv_fds(control, 1, 1)
-            pid, workdir = _fork_notebook(fds[0], request, control, user=user)
-            workdirs[pid] = workdir
-            send_message(control, {"ok": True, "pid": pid})
-        elif request.get("op") == "wait":
-            pid = int(request["pid"])
-            send_message(control, _wait(pid, float(request.get("timeout", 5.0))))
-            shutil.rmtree(workdirs.pop(pid, ""), ignore_errors=True)
-            _kill_orphans(keep=set(workdirs))
-        else:
-            send_message(control, {"ok": False, "message": "unknown request"})
+    released: list[int] = []  # killed already; reaped when no request is waiting
+    while first in connections:
+        ready, _, _ = select.select(connections, [], [], 0 if released else None)
+        if not ready and released:
+            _clean_up(released.pop(0), workdirs)
+        for connection in ready:
+            try:
+                request, _ = recv_message(connection, deadline=None, max_payload=0)
+                _answer(request, connection, connections, workdirs, released, user=user)
+            except (WireError, OSError):
+                connections.remove(connection)
+                connection.close()
     for pid in workdirs:
         _kill_group(pid)
     _kill_orphans(keep=set())
 
 
-def _fork_notebook(fd: int, request: dict, control: socket.socket, *, user: str | None) -> tuple[int, str]:
+def _answer(request: dict, connection: socket.socket, connections: list[socket.socket], workdirs: dict[int, str],
+            released: list[int], *, user: str | None) -> None:
+    op = request.get("op")
+    if op == "fork":
+        _, fds, _, _ = socket.recv_fds(connection, 1, 1)
+        pid, workdir = _fork_notebook(fds[0], request, connections, user=user)
+        workdirs[pid] = workdir
+        send_message(connection, {"ok": True, "pid": pid})
+    elif op == "wait":
+        pid = int(request["pid"])
+        send_message(connection, _wait(pid, float(request.get("timeout", 5.0))))
+        _clean_up(pid, workdirs)
+    elif op == "release":
+        pid = int(request["pid"])
+        _kill_group(pid)
+        released.append(pid)
+    elif op == "attach":
+        _, fds, _, _ = socket.recv_fds(connection, 1, 1)
+        connections.append(socket.socket(fileno=fds[0]))
+    else:
+        send_message(connection, {"ok": False, "message": "unknown request"})
+
+
+def _clean_up(pid: int, workdirs: dict[int, str]) -> None:
+    """Reap a finished notebook process, remove its scratch directory and kill what it left behind."""
+    _kill_group(pid)
+    _wait(pid, 5.0)
+    shutil.rmtree(workdirs.pop(pid, ""), ignore_errors=True)
+    _kill_orphans(keep=set(workdirs))
+
+
+def _fork_notebook(fd: int, request: dict, connections: list[socket.socket], *,
+                   user: str | None) -> tuple[int, str]:
     workdir = tempfile.mkdtemp(prefix="notebook-")
     if user is not None:
         entry = pwd.getpwnam(user)
@@ -94,7 +134,8 @@ def _fork_notebook(fd: int, request: dict, control: socket.socket, *, user: str 
         return pid, workdir
     # ---- the notebook process; never returns
     try:
-        control.close()
+        for connection in connections:  # the notebook must never reach the warm process
+            connection.close()
         os.setsid()
         _redirect_standard_streams()
         limits = request["limits"]
@@ -145,39 +186,65 @@ def _redirect_standard_streams() -> None:
 
 
 def _wait(pid: int, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return {"ok": True, "state": "gone"}
-        if done:
-            _kill_group(pid)  # leftovers the student forked
-            if os.WIFSIGNALED(status):
-                return {"ok": True, "state": "signaled", "signal": os.WTERMSIG(status)}
-            return {"ok": True, "state": "exited", "code": os.WEXITSTATUS(status)}
-        if time.monotonic() > deadline:
-            return {"ok": True, "state": "running"}
-        time.sleep(0.01)
+    try:
+        finished = os.pidfd_open(pid)
+    except OSError:  # already reaped, or an old kernel: poll instead
+        finished = None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return {"ok": True, "state": "gone"}
+            if done:
+                _kill_group(pid)  # leftovers the student forked
+                if os.WIFSIGNALED(status):
+                    return {"ok": True, "state": "signaled", "signal": os.WTERMSIG(status)}
+                return {"ok": True, "state": "exited", "code": os.WEXITSTATUS(status)}
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return {"ok": True, "state": "running"}
+            if finished is not None:
+                select.select([finished], [], [], remaining)
+            else:
+                time.sleep(min(0.01, remaining))
+    finally:
+        if finished is not None:
+            os.close(finished)
 
 
 def _kill_orphans(*, keep: set[int]) -> None:
     """Kill every child of this process that is not a live notebook: detached leftovers adopted here."""
-    me = str(os.getpid())
+    for pid in _children() - keep:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+
+
+def _children() -> set[int]:
+    me = os.getpid()
+    try:
+        found = set()
+        for task in os.listdir(f"/proc/{me}/task"):
+            with open(f"/proc/{me}/task/{task}/children") as listing:
+                found.update(int(pid) for pid in listing.read().split())
+        return found
+    except OSError:  # a kernel without these files: read every process's parent instead
+        pass
+    found = set()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in keep:
+        if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as stat:
-                parent = stat.read().rsplit(")", 1)[1].split()[1]
-        except (OSError, IndexError):
+                if int(stat.read().rsplit(")", 1)[1].split()[1]) == me:
+                    found.add(int(entry))
+        except (OSError, IndexError, ValueError):
             continue
-        if parent == me:
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-                os.waitpid(int(entry), 0)
-            except (OSError, ChildProcessError):
-                pass
+    return found
 
 
 def _kill_group(pid: int) -> None:
