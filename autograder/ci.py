@@ -168,7 +168,7 @@ def _head_rel(head: Path, path: Path | None) -> str | None:
 def grade_head(*, head: Path, suites: Path | None, spec: AssignmentSpec, setup_for, student: str,
                seed: int | None) -> Outcome:
     """Grade the head checkout; ``setup_for(suites_dir)`` builds the engine's GradingSetup."""
-    from autograder.grading.batch import grade_one
+    from autograder.grading.runner import grade_one
     from autograder.notebooks import NotebookProblem, load_notebook
     from autograder.reporters.gradescope import to_gradescope
 

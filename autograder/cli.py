@@ -147,10 +147,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
         sandbox = _setup(args, spec=spec, extra_masks=(path.resolve(),)).sandbox()
         sandbox.launch()
 
-    from autograder.grading.batch import grade_class, grade_one, write_atomically
-    from autograder.grading.runner import GraderError
+    from autograder.files import write_atomically
+    from autograder.grading.errors import GraderError
     from autograder.reporters.gradescope import to_gradescope
-    from autograder.reporters.progress import ClassProgress
+
+    if is_class:  # this process only coordinates: workers import torch, pytest and the suites
+        from autograder.grading.batch import grade_class
+        from autograder.reporters.progress import ClassProgress
+    else:
+        from autograder.grading.runner import grade_one
 
     if is_class and args.out is None:
         print("autograder: a class directory needs --out OUTDIR for the per-student results", file=sys.stderr)
@@ -445,7 +450,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_ci(args: argparse.Namespace) -> int:
     from autograder import ci
-    from autograder.grading.runner import GraderError
+    from autograder.grading.errors import GraderError
     from autograder.sandbox.errors import SandboxError
 
     root = os.geteuid() == 0 if hasattr(os, "geteuid") else False

@@ -1,7 +1,9 @@
-"""Grade one student or a whole class, writing each result atomically as it finishes.
+"""Grade a whole class, writing each result atomically as it finishes.
 
 A student whose grading fails for any reason still gets a result file: a
 score of 0 with the reason.  One bad submission never stops the batch.
+This module runs in the coordinating process, which never imports torch,
+pytest or a hidden suite: the grading happens in :mod:`autograder.grading.pool`.
 """
 
 from __future__ import annotations
@@ -12,33 +14,12 @@ from pathlib import Path
 from typing import Callable
 
 from autograder.course import AssignmentSpec
-from autograder.files import write_atomically  # noqa: F401 - re-exported
+from autograder.files import write_atomically
 from autograder.grading.pool import GradingSetup, grade_all
 from autograder.grading.results import SubmissionResult
 from autograder.notebooks import students_in
-from autograder.grading.runner import GraderError, grade_submission, zero_result
 from autograder.reporters.csvfile import GradeRow, grades_csv, row_from_gradescope, row_from_result
 from autograder.reporters.gradescope import to_gradescope
-from autograder.sandbox.client import Sandbox
-from autograder.sandbox.errors import SandboxError, SandboxUnavailable
-
-
-
-
-def grade_one(*, student: str, submission: Path, assignment: AssignmentSpec, suites_dir: Path,
-              sandbox: Sandbox, seed: int | None) -> SubmissionResult:
-    """Grade a submission; any failure around it becomes a zero with its reason, never a crash."""
-    try:
-        return grade_submission(submission=submission, student=student, assignment=assignment,
-                                suites_dir=suites_dir, sandbox=sandbox, seed=seed)
-    except (GraderError, SandboxUnavailable):
-        raise  # the suites, the configuration or the sandbox are broken: no submission can be graded
-    except SandboxError as error:
-        return zero_result(student=student, assignment=assignment, reason=f"grading failed: {error}")
-    except Exception as error:  # noqa: BLE001 - one submission must never stop the batch
-        return zero_result(student=student, assignment=assignment,
-                           reason=f"grading failed on this submission ({type(error).__name__}); "
-                                  "the rest of the class is not affected")
 
 
 def _previous_row(path: Path, student: str) -> GradeRow | None:

@@ -1,22 +1,34 @@
-"""Warm grading workers: each pays torch's import and the sandbox's start once, then grades many.
+"""Grading workers that share one warm sandbox process.
 
-With one job, grading happens in this process.  With more, a pool of fresh
-worker processes (``spawn``: nothing is inherited from this process) each keeps
-its own sandbox and pytest, and results come back as they finish.
+With one job, grading happens in the calling process with a sandbox of its own.
+
+With more, the calling process only coordinates: it never imports torch,
+pytest or a hidden suite.  It starts the sandbox's warm process, then ``jobs``
+fresh worker processes (``spawn``: nothing is inherited from this process).
+Each worker joins the warm process through a control connection of its own,
+imports torch and the suites once, and grades the submissions it is handed,
+one at a time; results come back as data as they finish.  So a class costs
+one warm process and one ``import torch`` per worker, however many
+submissions it has.
+
+A worker that dies costs only the submission it was grading (a zero with the
+reason) and is replaced; a grader fault (broken suites, a sandbox that cannot
+give the required protections) stops the run with its message.
 """
 
 from __future__ import annotations
 
-import atexit
 import multiprocessing
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import multiprocessing.connection
+import signal
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from autograder.course import AssignmentSpec
-from autograder.grading.results import SubmissionResult
-from autograder.sandbox.client import Sandbox
+from autograder.grading.results import SubmissionResult, zero_result
+from autograder.sandbox.client import Sandbox, SharedSandbox
 from autograder.sandbox.isolation import IsolationPlan
 from autograder.sandbox.limits import Limits
 
@@ -35,52 +47,140 @@ class GradingSetup:
     def sandbox(self) -> Sandbox:
         return Sandbox(limits=self.limits, plan=self.plan, require=self.require)
 
+    def joining(self, shared: SharedSandbox) -> Sandbox:
+        return Sandbox.joining(shared, limits=self.limits, plan=self.plan, require=self.require)
+
 
 Task = tuple[str, Path]  # (student, submission)
 
 
 def grade_all(tasks: Iterable[Task], *, setup: GradingSetup, jobs: int) -> Iterator[SubmissionResult]:
     """Yield one result per task, in the order they finish."""
-    from autograder.grading.batch import grade_one
-
     tasks = list(tasks)
     if jobs <= 1 or len(tasks) <= 1:
+        from autograder.grading.runner import grade_one
+
         with setup.sandbox() as sandbox:
             for student, submission in tasks:
                 yield grade_one(student=student, submission=submission, assignment=setup.assignment,
                                 suites_dir=setup.suites_dir, sandbox=sandbox, seed=setup.seed)
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
-                             initializer=_start_worker, initargs=(setup,)) as pool:
-        pending = {pool.submit(_grade_in_worker, student, submission) for student, submission in tasks}
+    with setup.sandbox() as sandbox, _Workers(setup, sandbox, count=min(jobs, len(tasks))) as workers:
+        yield from workers.grade(tasks)
+
+
+class _Worker:
+    """One worker process and the pipe its tasks and results travel through."""
+
+    def __init__(self, context: multiprocessing.context.SpawnContext, setup: GradingSetup,
+                 shared: SharedSandbox) -> None:
+        self.pipe, theirs = context.Pipe()
+        self.process = context.Process(target=_work, args=(setup, shared, theirs), daemon=True,
+                                       name="autograder-worker")
+        self.process.start()
+        theirs.close()
+        shared.connection.close()  # the worker holds its own copy now
+        self.task: Task | None = None
+
+    def stop(self, *, now: bool) -> None:
+        if not now:
+            try:
+                self.pipe.send(None)
+            except OSError:
+                pass
+            self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.pipe.close()
+
+
+class _Workers:
+    def __init__(self, setup: GradingSetup, sandbox: Sandbox, *, count: int) -> None:
+        self._setup = setup
+        self._sandbox = sandbox
+        self._count = count
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
+
+    def __enter__(self) -> "_Workers":
+        for _ in range(self._count):  # they import torch while the warm process does
+            self._workers.append(self._start())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        interrupted = exc_info[0] is not None
+        for worker in self._workers:
+            worker.stop(now=interrupted or worker.task is not None)
+        self._workers.clear()
+
+    def _start(self) -> _Worker:
+        return _Worker(self._context, self._setup, self._sandbox.share())
+
+    def grade(self, tasks: list[Task]) -> Iterator[SubmissionResult]:
+        waiting = deque(tasks)
+        while waiting or any(worker.task for worker in self._workers):
+            for worker in self._workers:
+                if worker.task is None and waiting:
+                    worker.task = waiting.popleft()
+                    worker.pipe.send(worker.task)
+            busy = [worker for worker in self._workers if worker.task is not None]
+            ready = multiprocessing.connection.wait([w.pipe for w in busy] + [w.process.sentinel for w in busy])
+            for worker in busy:
+                if worker.pipe in ready or worker.pipe.poll():
+                    yield self._collect(worker)
+                elif worker.process.sentinel in ready:
+                    yield self._replace(worker)
+
+    def _collect(self, worker: _Worker) -> SubmissionResult:
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+            kind, value = worker.pipe.recv()
+        except (EOFError, OSError):
+            return self._replace(worker)
+        if kind == "error":  # the grader is broken, not this submission: stop the run
+            worker.task = None
+            raise value
+        worker.task = None
+        return value
+
+    def _replace(self, worker: _Worker) -> SubmissionResult:
+        student, _ = worker.task
+        worker.process.join(timeout=5)
+        code = worker.process.exitcode
+        worker.task = None
+        worker.stop(now=True)
+        self._workers[self._workers.index(worker)] = self._start()
+        return zero_result(student=student, assignment=self._setup.assignment,
+                           reason=f"the grading worker stopped while grading this submission (exit code {code}); "
+                                  "the rest of the class is not affected")
 
 
-_WORKER: dict = {}
-
-
-def _start_worker(setup: GradingSetup) -> None:
+def _work(setup: GradingSetup, shared: SharedSandbox, pipe: multiprocessing.connection.Connection) -> None:
+    """A worker's life: join the warm process, then grade what arrives until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     import torch
+
+    from autograder.grading.runner import grade_one
 
     # Workers already fill the cores; more threads per worker only make them wait on each other.
     torch.set_num_threads(1)
-    sandbox = setup.sandbox()
-    sandbox.start()
-    atexit.register(sandbox.close)
-    _WORKER.update(setup=setup, sandbox=sandbox)
+    sandbox = setup.joining(shared)
+    try:
+        while (task := pipe.recv()) is not None:
+            student, submission = task
+            try:
+                result = grade_one(student=student, submission=submission, assignment=setup.assignment,
+                                   suites_dir=setup.suites_dir, sandbox=sandbox, seed=setup.seed)
+            except Exception as error:  # noqa: BLE001 - a grader fault, reported to the coordinator
+                from autograder.grading.errors import GraderError
 
-
-def _grade_in_worker(student: str, submission: Path) -> SubmissionResult:
-    from autograder.grading.batch import grade_one
-
-    setup: GradingSetup = _WORKER["setup"]
-    return grade_one(student=student, submission=submission, assignment=setup.assignment,
-                     suites_dir=setup.suites_dir, sandbox=_WORKER["sandbox"], seed=setup.seed)
+                try:
+                    pipe.send(("error", error))
+                except Exception:  # noqa: BLE001 - an exception that does not pickle
+                    pipe.send(("error", GraderError(f"{type(error).__name__}: {error}")))
+                return
+            pipe.send(("result", result))
+    except EOFError:
+        pass
+    finally:
+        sandbox.close()

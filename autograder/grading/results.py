@@ -9,7 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from typing import TYPE_CHECKING
+
 from autograder.sandbox.client import CellReport
+
+if TYPE_CHECKING:
+    from autograder.course import AssignmentSpec
 
 
 class Status(str, Enum):
@@ -84,3 +89,11 @@ class SubmissionResult:
             if result.notebook == stem:
                 return result
         raise KeyError(stem)
+
+
+def zero_result(*, student: str, assignment: "AssignmentSpec", reason: str, seed: int = 0) -> SubmissionResult:
+    """The catastrophic-failure path: a score of 0 with the reason, for every notebook."""
+    notebooks = tuple(NotebookResult(notebook=spec.stem, max_points=spec.points, path=None, checks=(),
+                                     problems=(reason,)) for spec in assignment.notebooks)
+    return SubmissionResult(student=student, assignment=assignment.name, notebooks=notebooks, seed=seed,
+                            seconds=0.0, problems=(reason,))

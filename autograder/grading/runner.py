@@ -20,15 +20,13 @@ import pytest
 
 from autograder.course import AssignmentSpec
 from autograder.grading import fixtures
+from autograder.grading.errors import GraderError
 from autograder.grading.plugin import GradingPlugin
-from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult
+from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult, zero_result
 from autograder.grading.session import StudentNotebook
 from autograder.notebooks import LoadedNotebook, NotebookProblem, load_notebook, locate
 from autograder.sandbox.client import Sandbox
-
-
-class GraderError(Exception):
-    """The grader itself cannot proceed (bad suites, bad configuration); not the student's fault."""
+from autograder.sandbox.errors import SandboxError, SandboxUnavailable
 
 
 def suite_files(suites_dir: Path, assignment: AssignmentSpec) -> dict[str, Path]:
@@ -46,6 +44,22 @@ def suite_files(suites_dir: Path, assignment: AssignmentSpec) -> dict[str, Path]
                               "pass --notebook STEM to grade only some notebooks")
         files[spec.stem] = path
     return files
+
+
+def grade_one(*, student: str, submission: Path, assignment: AssignmentSpec, suites_dir: Path,
+              sandbox: Sandbox, seed: int | None) -> SubmissionResult:
+    """Grade a submission; any failure around it becomes a zero with its reason, never a crash."""
+    try:
+        return grade_submission(submission=submission, student=student, assignment=assignment,
+                                suites_dir=suites_dir, sandbox=sandbox, seed=seed)
+    except (GraderError, SandboxUnavailable):
+        raise  # the suites, the configuration or the sandbox are broken: no submission can be graded
+    except SandboxError as error:
+        return zero_result(student=student, assignment=assignment, reason=f"grading failed: {error}")
+    except Exception as error:  # noqa: BLE001 - one submission must never stop the batch
+        return zero_result(student=student, assignment=assignment,
+                           reason=f"grading failed on this submission ({type(error).__name__}); "
+                                  "the rest of the class is not affected")
 
 
 def grade_submission(*, submission: Path, student: str, assignment: AssignmentSpec, suites_dir: Path,
@@ -136,12 +150,4 @@ def _notebook_result(stem: str, max_points: float, path: str | None, session: St
                           cells=session.cell_reports, problems=tuple(problems), seconds=session.run_seconds)
 
 
-def zero_result(*, student: str, assignment: AssignmentSpec, reason: str, seed: int = 0) -> SubmissionResult:
-    """The catastrophic-failure path: a score of 0 with the reason, for every notebook."""
-    notebooks = tuple(NotebookResult(notebook=spec.stem, max_points=spec.points, path=None, checks=(),
-                                     problems=(reason,)) for spec in assignment.notebooks)
-    return SubmissionResult(student=student, assignment=assignment.name, notebooks=notebooks, seed=seed,
-                            seconds=0.0, problems=(reason,))
-
-
-__all__ = ["GraderError", "grade_submission", "zero_result", "suite_files", "Status"]
+__all__ = ["GraderError", "grade_one", "grade_submission", "zero_result", "suite_files", "Status"]

@@ -63,14 +63,14 @@ class CellReport:
 
 @dataclass(frozen=True)
 class SharedSandbox:
-    """What another process needs to use a running warm process: a connection of its own and its facts.
+    """A control connection of its own to a warm process that another process started.
 
     Made by :meth:`Sandbox.share`; give it to :meth:`Sandbox.joining` in the
-    other process (a grading worker).
+    other process (a grading worker), which then reads the warm process's
+    ready message from it as if it had started the process itself.
     """
 
     connection: socket.socket
-    protections: Protections
 
 
 class Sandbox:
@@ -93,12 +93,11 @@ class Sandbox:
         """Use a warm process another process started; if it goes away, start a private one."""
         sandbox = cls(limits=limits, plan=plan, require=require)
         sandbox._control = shared.connection
-        sandbox._protections = shared.protections
         return sandbox
 
     def share(self) -> SharedSandbox:
-        """A further control connection to this warm process, for another process to join with."""
-        self._await_ready()
+        """A further control connection to this warm process (it need not be ready yet)."""
+        self.launch()
         ours, theirs = socket.socketpair()
         with self._lock:
             try:
@@ -108,7 +107,7 @@ class Sandbox:
                 raise SandboxUnavailable(f"the sandbox process stopped answering ({error})") from None
             finally:
                 theirs.close()
-        return SharedSandbox(connection=ours, protections=self._protections)
+        return SharedSandbox(connection=ours)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -131,8 +130,8 @@ class Sandbox:
         self._await_ready()
 
     def launch(self) -> None:
-        """Start the warm process without waiting for it."""
-        if self._process is not None:
+        """Start the warm process without waiting for it (nothing to do if started or joined)."""
+        if self._control is not None:
             return
         ours, theirs = socket.socketpair()
         expose = tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, _PACKAGE_ROOT,

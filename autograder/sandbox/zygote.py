@@ -11,7 +11,8 @@ process):
 ``fork``     make a notebook process with a socket passed by the grader;
 ``wait``     reap a notebook process and report how it ended;
 ``release``  kill and reap a notebook process the grader is done with (no reply);
-``attach``   take another control connection, passed as a file descriptor (no reply).
+``attach``   take another control connection, passed as a file descriptor; the
+             ready message is repeated on it, not on the connection that asked.
 
 The warm process ends when the first connection closes.
 """
@@ -60,28 +61,29 @@ def main(control_fd: int) -> None:
 
     from autograder.sandbox import kernel  # noqa: F401
 
-    send_message(control, {"ok": True, "protections": protections.to_dict(), "pid": os.getpid()})
+    ready = {"ok": True, "protections": protections.to_dict(), "pid": os.getpid()}
+    send_message(control, ready)
     # The grader is busy with its own imports now; use that time for the rest.
     import torch._dynamo  # noqa: F401 - optimizers import it on first step(), about 1 s each time otherwise
     import torch.nn.functional  # noqa: F401
     import torch.optim  # noqa: F401
     import torch.utils.data  # noqa: F401
 
-    _serve(control, user=user)
+    _serve(control, ready=ready, user=user)
 
 
-def _serve(first: socket.socket, *, user: str | None) -> None:
+def _serve(first: socket.socket, *, ready: dict, user: str | None) -> None:
     connections = [first]
     workdirs: dict[int, str] = {}
     released: list[int] = []  # killed already; reaped when no request is waiting
     while first in connections:
-        ready, _, _ = select.select(connections, [], [], 0 if released else None)
-        if not ready and released:
+        asking, _, _ = select.select(connections, [], [], 0 if released else None)
+        if not asking and released:
             _clean_up(released.pop(0), workdirs)
-        for connection in ready:
+        for connection in asking:
             try:
                 request, _ = recv_message(connection, deadline=None, max_payload=0)
-                _answer(request, connection, connections, workdirs, released, user=user)
+                _answer(request, connection, connections, workdirs, released, ready=ready, user=user)
             except (WireError, OSError):
                 connections.remove(connection)
                 connection.close()
@@ -91,7 +93,7 @@ def _serve(first: socket.socket, *, user: str | None) -> None:
 
 
 def _answer(request: dict, connection: socket.socket, connections: list[socket.socket], workdirs: dict[int, str],
-            released: list[int], *, user: str | None) -> None:
+            released: list[int], *, ready: dict, user: str | None) -> None:
     op = request.get("op")
     if op == "fork":
         _, fds, _, _ = socket.recv_fds(connection, 1, 1)
@@ -108,7 +110,9 @@ def _answer(request: dict, connection: socket.socket, connections: list[socket.s
         released.append(pid)
     elif op == "attach":
         _, fds, _, _ = socket.recv_fds(connection, 1, 1)
-        connections.append(socket.socket(fileno=fds[0]))
+        joined = socket.socket(fileno=fds[0])
+        connections.append(joined)
+        send_message(joined, ready)  # the joining process starts, like the first, by reading this
     else:
         send_message(connection, {"ok": False, "message": "unknown request"})
 
