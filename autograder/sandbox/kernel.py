@@ -331,7 +331,8 @@ class NotebookKernel:
             "torch": torch.__version__,
             "cuda": bool(torch.cuda.is_available()),
             "mps": bool(torch.backends.mps.is_available()),
-            "platform": platform.platform(),
+            # platform.platform() would run `uname -p` in a subprocess: a fork of this whole process
+            "platform": "-".join((platform.system(), platform.release(), platform.machine())),
         }
 
     def environment_facts(self, header: dict, _args: Any):

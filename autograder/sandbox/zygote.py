@@ -97,6 +97,8 @@ def _answer(request: dict, connection: socket.socket, connections: list[socket.s
     op = request.get("op")
     if op == "fork":
         _, fds, _, _ = socket.recv_fds(connection, 1, 1)
+        while released:  # gone before the next one starts: a worker holds one notebook's memory at a time
+            _clean_up(released.pop(0), workdirs)
         pid, workdir = _fork_notebook(fds[0], request, connections, user=user)
         workdirs[pid] = workdir
         send_message(connection, {"ok": True, "pid": pid})
