@@ -20,6 +20,7 @@ The warm process ends when the first connection closes.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import pwd
 import resource
@@ -68,6 +69,11 @@ def main(control_fd: int) -> None:
     import torch.nn.functional  # noqa: F401
     import torch.optim  # noqa: F401
     import torch.utils.data  # noqa: F401
+
+    # Every object so far is shared with each notebook process until written to; the
+    # collector would write to all of them (copying their pages) on its first full pass.
+    gc.collect()
+    gc.freeze()
 
     _serve(control, ready=ready, user=user)
 
