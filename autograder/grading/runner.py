@@ -108,6 +108,13 @@ def _open_sessions(submission: Path, assignment: AssignmentSpec,
     return sessions, paths
 
 
+# pytest's own plugins that grading does without: reporting, capturing, debugging and
+# caching (pytest's output is never shown), and third-party plugins that change test order.
+_UNUSED_PLUGINS = ("cacheprovider", "stepwise", "assertion", "capture", "terminal", "debugging", "randomly",
+                   "logging", "unraisableexception", "threadexception", "faulthandler", "warnings", "doctest",
+                   "legacypath", "junitxml", "pastebin", "nose", "unittest", "setuponly", "setupplan", "subtests")
+
+
 def _run_pytest(files: list[Path], suites_dir: Path, plugin: GradingPlugin) -> None:
     """Run the hidden suites in this (trusted) process, with all of pytest's output swallowed.
 
@@ -118,10 +125,9 @@ def _run_pytest(files: list[Path], suites_dir: Path, plugin: GradingPlugin) -> N
         ini = Path(scratch) / "pytest.ini"
         ini.write_text("[pytest]\n")
         args = [*map(str, files), "-c", str(ini), "--rootdir", str(suites_dir), "--confcutdir", str(suites_dir),
-                "-p", "no:cacheprovider", "-p", "no:stepwise", "--assert=plain", "-p", "no:terminal",
-                "-p", "no:randomly", "-p", "no:logging", "-p", "no:unraisableexception",
-                "-p", "no:threadexception", "-p", "no:faulthandler", "-p", "no:warnings", "-p", "no:doctest",
-                "-p", "no:legacypath", "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:nose"]
+                "--import-mode=prepend"]
+        for unused in _UNUSED_PLUGINS:  # each would add its hooks to every check, for output nobody sees
+            args += ["-p", f"no:{unused}"]
         sink = io.StringIO()
         dont_write = sys.dont_write_bytecode
         sys.dont_write_bytecode = True  # leave the suites directory untouched
