@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import SOLUTIONS, write_variant
 
@@ -65,3 +68,61 @@ def test_sigterm_stops_the_batch_and_keeps_every_finished_result(tmp_path):
     resumed = cli(str(class_dir), "--out", str(out), "--resume", *ONLY)
     assert resumed.wait(timeout=300) == 0
     assert json.loads((out / "student99.json").read_text())["score"] == 10
+
+
+def _children(pid: int, marker: bytes) -> list[int]:
+    """Child processes of ``pid`` whose command line contains ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and marker in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("when", ["starting", "grading"])
+def test_a_worker_that_dies_costs_only_its_own_submission(tmp_path, when):
+    """Workers run trusted code only, but if one is killed (OOM killer, operator) the class still finishes."""
+    class_dir = tmp_path / "class"
+    for name in ("ann", "bob", "cat"):
+        write_variant(class_dir / name, "01_setup", {}, extra_cells=("import time\ntime.sleep(3)",))
+    out = tmp_path / "out"
+    run = cli(str(class_dir), "--out", str(out), "--jobs", "2", *ONLY)
+    deadline = time.monotonic() + 120
+    while len(workers := _children(run.pid, b"multiprocessing.spawn")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if when == "grading":  # wait until both workers have a student's notebook running
+        warm = _children(run.pid, b"autograder.sandbox.zygote")
+        while (not warm or len(_children(warm[0], b"zygote")) < 2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            warm = _children(run.pid, b"autograder.sandbox.zygote")
+    os.kill(workers[0], signal.SIGKILL)
+    assert run.wait(timeout=300) == 0, run.stderr.read()
+    results = {name: json.loads((out / f"{name}.json").read_text()) for name in ("ann", "bob", "cat")}
+    lost = [name for name, result in results.items() if result["score"] == 0]
+    assert len(lost) == 1, results
+    assert "grading worker stopped" in json.dumps(results[lost[0]])
+    assert all(result["score"] == 10 for name, result in results.items() if name not in lost)
+
+
+def test_the_coordinating_process_never_imports_torch_pytest_or_a_suite(tmp_path):
+    class_dir = make_class(tmp_path / "class", 2)
+    out = tmp_path / "out"
+    probe = (
+        "import sys\n"
+        "from autograder import cli\n"
+        f"code = cli.main(['grade', {str(class_dir)!r}, '--out', {str(out)!r}, '--jobs', '2', '--quiet', "
+        "'--notebook', '01_setup'])\n"
+        "heavy = sorted(name for name in sys.modules if name.split('.')[0] in ('torch', 'pytest', '_pytest')"
+        " or 'hidden' in name)\n"
+        "print(code, heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "0 []", done.stdout + done.stderr
+    assert json.loads((out / "student01.json").read_text())["score"] == 10

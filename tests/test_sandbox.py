@@ -162,3 +162,32 @@ def test_a_weaker_sandbox_than_required_refuses_to_start():
     with Sandbox(plan=IsolationPlan(user=None)) as weak:
         assert weak.protections.missing() == ["unprivileged_user", "hidden_files_masked", "private_tmp",
                                               "process_table_hidden", "network_isolated"]
+
+
+def test_a_notebook_holds_no_connection_to_the_warm_process_even_when_shared(sandbox):
+    """A worker's joined connection works, and no notebook process can reach the warm process."""
+    shared = sandbox.share()
+    joined = Sandbox.joining(shared, limits=sandbox.limits, plan=sandbox.plan)
+    try:
+        assert joined.protections == sandbox.protections
+        for owner in (sandbox, joined):
+            process = owner.open_notebook("02_tensors")
+            report = process.run_cell(0, (
+                "import os, stat\n"
+                "def sockets():\n"
+                "    found = []\n"
+                "    for fd in range(1024):\n"
+                "        try:\n"
+                "            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
+                "                found.append(fd)\n"
+                "        except OSError:\n"
+                "            pass\n"
+                "    return found\n"))
+            assert report.status == "ok", report.message
+            assert len(process.call_name("sockets")) == 1  # its own line to the grader, nothing else
+            process.close()
+    finally:
+        joined.close()
+    process = sandbox.open_notebook("02_tensors")  # closing the joined connection left the owner working
+    assert process.run_cell(0, "x = 1").status == "ok"
+    process.close()

@@ -225,6 +225,9 @@ class Sandbox:
                 raise SandboxUnavailable(f"the sandbox process stopped answering ({error})") from None
             finally:
                 theirs.close()
+        if not reply.get("ok"):
+            ours.close()
+            raise ChildDied(str(reply.get("message", "the notebook process could not start")))
         return NotebookProcess(self, pid=int(reply["pid"]), sock=ours, name=name)
 
     def release_child(self, pid: int) -> None:

@@ -75,54 +75,83 @@ def main(control_fd: int) -> None:
     gc.collect()
     gc.freeze()
 
-    _serve(control, ready=ready, user=user)
+    _Server(control, ready=ready, user=user).serve()
 
 
-def _serve(first: socket.socket, *, ready: dict, user: str | None) -> None:
-    connections = [first]
-    workdirs: dict[int, str] = {}
-    released: list[int] = []  # killed already; reaped when no request is waiting
-    while first in connections:
-        asking, _, _ = select.select(connections, [], [], 0 if released else None)
-        if not asking and released:
-            _clean_up(released.pop(0), workdirs)
-        for connection in asking:
+class _Server:
+    """The warm process's request loop and what it keeps track of."""
+
+    def __init__(self, first: socket.socket, *, ready: dict, user: str | None) -> None:
+        self.first = first
+        self.ready = ready
+        self.user = user
+        self.connections = [first]
+        self.workdirs: dict[int, str] = {}  # live notebook processes and their scratch directories
+        self.owners: dict[int, socket.socket] = {}  # which connection asked for each of them
+        self.released: list[int] = []  # killed already; reaped when no request is waiting
+
+    def serve(self) -> None:
+        while self.first in self.connections:
+            asking, _, _ = select.select(self.connections, [], [], 0 if self.released else None)
+            if not asking and self.released:
+                _clean_up(self.released.pop(0), self.workdirs)
+            for connection in asking:
+                try:
+                    request, _ = recv_message(connection, deadline=None, max_payload=0)
+                    self.answer(request, connection)
+                except (WireError, OSError):
+                    self.drop(connection)
+        for pid in self.workdirs:
+            _kill_group(pid)
+        _kill_orphans(keep=set())
+
+    def drop(self, connection: socket.socket) -> None:
+        """Forget a connection that closed (its worker ended) and end the notebooks it left running."""
+        if connection in self.connections:
+            self.connections.remove(connection)
+        connection.close()
+        for pid, owner in list(self.owners.items()):
+            if owner is connection:
+                self.release(pid)
+
+    def release(self, pid: int) -> None:
+        self.owners.pop(pid, None)
+        _kill_group(pid)
+        self.released.append(pid)
+
+    def answer(self, request: dict, connection: socket.socket) -> None:
+        op = request.get("op")
+        if op == "fork":
+            _, fds, _, _ = socket.recv_fds(connection, 1, 1)
+            while self.released:  # gone before the next starts: a worker holds one notebook's memory at a time
+                _clean_up(self.released.pop(0), self.workdirs)
             try:
-                request, _ = recv_message(connection, deadline=None, max_payload=0)
-                _answer(request, connection, connections, workdirs, released, ready=ready, user=user)
-            except (WireError, OSError):
-                connections.remove(connection)
-                connection.close()
-    for pid in workdirs:
-        _kill_group(pid)
-    _kill_orphans(keep=set())
-
-
-def _answer(request: dict, connection: socket.socket, connections: list[socket.socket], workdirs: dict[int, str],
-            released: list[int], *, ready: dict, user: str | None) -> None:
-    op = request.get("op")
-    if op == "fork":
-        _, fds, _, _ = socket.recv_fds(connection, 1, 1)
-        while released:  # gone before the next one starts: a worker holds one notebook's memory at a time
-            _clean_up(released.pop(0), workdirs)
-        pid, workdir = _fork_notebook(fds[0], request, connections, user=user)
-        workdirs[pid] = workdir
-        send_message(connection, {"ok": True, "pid": pid})
-    elif op == "wait":
-        pid = int(request["pid"])
-        send_message(connection, _wait(pid, float(request.get("timeout", 5.0))))
-        _clean_up(pid, workdirs)
-    elif op == "release":
-        pid = int(request["pid"])
-        _kill_group(pid)
-        released.append(pid)
-    elif op == "attach":
-        _, fds, _, _ = socket.recv_fds(connection, 1, 1)
-        joined = socket.socket(fileno=fds[0])
-        connections.append(joined)
-        send_message(joined, ready)  # the joining process starts, like the first, by reading this
-    else:
-        send_message(connection, {"ok": False, "message": "unknown request"})
+                pid, workdir = _fork_notebook(fds[0], request, self.connections, user=self.user)
+            except OSError as error:  # out of processes or memory: this notebook fails, the warm process stays
+                os.close(fds[0])
+                send_message(connection, {"ok": False, "message": f"the notebook process could not start ({error})"})
+                return
+            self.workdirs[pid] = workdir
+            self.owners[pid] = connection
+            send_message(connection, {"ok": True, "pid": pid})
+        elif op == "wait":
+            pid = int(request["pid"])
+            send_message(connection, _wait(pid, float(request.get("timeout", 5.0))))
+            self.owners.pop(pid, None)
+            _clean_up(pid, self.workdirs)
+        elif op == "release":
+            self.release(int(request["pid"]))
+        elif op == "attach":
+            _, fds, _, _ = socket.recv_fds(connection, 1, 1)
+            joined = socket.socket(fileno=fds[0])
+            try:
+                send_message(joined, self.ready)  # the joining process starts, like the first, by reading this
+            except OSError:  # it ended before joining; the connection that asked is fine
+                joined.close()
+                return
+            self.connections.append(joined)
+        else:
+            send_message(connection, {"ok": False, "message": "unknown request"})
 
 
 def _clean_up(pid: int, workdirs: dict[int, str]) -> None:
@@ -140,7 +169,11 @@ def _fork_notebook(fd: int, request: dict, connections: list[socket.socket], *,
         entry = pwd.getpwnam(user)
         os.chown(workdir, entry.pw_uid, entry.pw_gid)
     baseline = _address_space()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     if pid:
         os.close(fd)
         return pid, workdir
