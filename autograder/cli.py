@@ -102,14 +102,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _setup(args: argparse.Namespace, *, spec, extra_masks: tuple[Path, ...] = ()):
     from autograder.grading.pool import GradingSetup
+    from autograder.sandbox.client import SandboxSettings
     from autograder.sandbox.isolation import IsolationPlan
 
     limits = Limits().with_overrides(args.limit, source="--limit")
     masks = secret_paths(suites_dir=_suites_dir(args), extra=extra_masks)
     required = ("unprivileged_user", "hidden_files_masked", "network_isolated") if args.isolation == "strict" else ()
-    return GradingSetup(assignment=spec, suites_dir=_suites_dir(args), limits=limits,
-                        plan=IsolationPlan(user=args.sandbox_user, mask_paths=masks), require=required,
-                        seed=args.seed)
+    settings = SandboxSettings(limits=limits, plan=IsolationPlan(user=args.sandbox_user, mask_paths=masks),
+                               require=required)
+    return GradingSetup(assignment=spec, suites_dir=_suites_dir(args), sandbox_settings=settings, seed=args.seed)
 
 
 def _parse_shard(text: str) -> tuple[int, int]:

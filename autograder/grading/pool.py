@@ -28,9 +28,7 @@ from typing import Iterable, Iterator
 
 from autograder.course import AssignmentSpec
 from autograder.grading.results import SubmissionResult, zero_result
-from autograder.sandbox.client import Sandbox, SharedSandbox
-from autograder.sandbox.isolation import IsolationPlan
-from autograder.sandbox.limits import Limits
+from autograder.sandbox.client import Sandbox, SandboxSettings, SharedSandbox
 
 
 @dataclass(frozen=True)
@@ -39,16 +37,14 @@ class GradingSetup:
 
     assignment: AssignmentSpec
     suites_dir: Path
-    limits: Limits
-    plan: IsolationPlan
-    require: tuple[str, ...] = ()
+    sandbox_settings: SandboxSettings
     seed: int | None = None
 
     def sandbox(self) -> Sandbox:
-        return Sandbox(limits=self.limits, plan=self.plan, require=self.require)
+        return self.sandbox_settings.sandbox()
 
     def joining(self, shared: SharedSandbox) -> Sandbox:
-        return Sandbox.joining(shared, limits=self.limits, plan=self.plan, require=self.require)
+        return self.sandbox_settings.joining(shared)
 
 
 Task = tuple[str, Path]  # (student, submission)

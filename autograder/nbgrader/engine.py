@@ -13,27 +13,15 @@ import atexit
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import AssignmentSpec, assignment, default_suites_dir
 from autograder.grading.results import NotebookResult
 from autograder.grading.runner import grade_submission, zero_result
-from autograder.sandbox.client import Sandbox
+from autograder.sandbox.client import Sandbox, SandboxSettings
 from autograder.sandbox.errors import SandboxError, SandboxUnavailable
-from autograder.sandbox.isolation import IsolationPlan
-from autograder.sandbox.limits import Limits
 
 STRICT_PROTECTIONS = ("unprivileged_user", "hidden_files_masked", "network_isolated")
-
-
-@dataclass(frozen=True)
-class SandboxSettings:
-    """What the shared sandbox is started with; a change of settings starts a new one."""
-
-    limits: Limits
-    plan: IsolationPlan
-    require: tuple[str, ...] = ()
 
 
 _lock = threading.Lock()
@@ -49,7 +37,7 @@ def shared_sandbox(settings: SandboxSettings) -> Sandbox:
             _shared[1].close()
             _shared = None
         if _shared is None:
-            sandbox = Sandbox(limits=settings.limits, plan=settings.plan, require=settings.require)
+            sandbox = settings.sandbox()
             sandbox.start()
             _shared = (settings, sandbox)
             if not _registered:

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -59,6 +59,23 @@ class CellReport:
     message: str = ""
     seconds: float = 0.0
     output: str = ""
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """How a sandbox starts: its limits, its isolation plan and the protections it must give."""
+
+    limits: Limits = field(default_factory=Limits)
+    plan: IsolationPlan = field(default_factory=IsolationPlan)
+    require: tuple[str, ...] = ()
+
+    def sandbox(self) -> "Sandbox":
+        """A sandbox with these settings (not started yet)."""
+        return Sandbox(limits=self.limits, plan=self.plan, require=self.require)
+
+    def joining(self, shared: "SharedSandbox") -> "Sandbox":
+        """A sandbox with these settings that uses the warm process another process started."""
+        return Sandbox.joining(shared, limits=self.limits, plan=self.plan, require=self.require)
 
 
 @dataclass(frozen=True)
