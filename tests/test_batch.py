@@ -126,3 +126,17 @@ def test_the_coordinating_process_never_imports_torch_pytest_or_a_suite(tmp_path
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.stdout.strip() == "0 []", done.stdout + done.stderr
     assert json.loads((out / "student01.json").read_text())["score"] == 10
+
+
+def test_a_submission_at_its_limit_holds_up_only_its_own_worker(tmp_path):
+    """While one worker waits out a looping cell, the other grades the rest of the class."""
+    class_dir = make_class(tmp_path / "class", 4)
+    write_variant(class_dir / "aaa_loops", "01_setup", {}, extra_cells=("while True:\n    pass",))
+    out = tmp_path / "out"
+    run = cli(str(class_dir), "--out", str(out), "--jobs", "2", "--limit", "cell=8", *ONLY)
+    assert run.wait(timeout=300) == 0
+    finished = [line.split("] ", 1)[1].split(":", 1)[0] for line in run.stderr.read().splitlines()
+                if line.startswith("[")]
+    assert finished[-1] == "aaa_loops", finished  # handed out first, finished last
+    assert sorted(finished[:-1]) == [f"student0{i}" for i in range(4)]
+    assert "time limit" in (out / "aaa_loops.json").read_text()
