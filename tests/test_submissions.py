@@ -114,3 +114,27 @@ def test_huge_and_overlong_notebooks_are_refused_with_a_reason(tmp_path):
     nbformat.write(many, big)
     with pytest.raises(NotebookProblem, match="20000 code cells, over the limit of 2000"):
         load_notebook(big, stem="02_tensors", root=tmp_path)
+
+
+def test_one_pytest_session_grades_a_stream_of_submissions_independently(sandbox, tmp_path, seed):
+    """A worker grades many submissions in one session: nothing of one carries into the next."""
+    from autograder.grading.runner import grade_stream
+    from tests.conftest import SUITES
+
+    (tmp_path / "good").mkdir()
+    shutil.copy(SOLUTIONS / "01_setup.ipynb", tmp_path / "good")
+    (tmp_path / "blank").mkdir()
+    write_variant(tmp_path / "patcher", "01_setup", {},
+                  extra_cells=("import torch\ntorch.__version__ = '0.0.1'\nENVIRONMENT = None",))
+    write_variant(tmp_path / "broken", "01_setup", {}, extra_cells=("import os\nos._exit(3)",))
+    tasks = [("good", tmp_path / "good"), ("blank", tmp_path / "blank"), ("patcher", tmp_path / "patcher"),
+             ("broken", tmp_path / "broken"), ("again", tmp_path / "good" / "01_setup.ipynb")]
+    results = []
+    grade_stream(tasks, assignment=APPENDIX_A.subset(["01_setup"]), suites_dir=SUITES, sandbox=sandbox, seed=seed,
+                 on_result=results.append)
+    scores = {result.student: result.points for result in results}
+    assert [result.student for result in results] == [name for name, _ in tasks]
+    assert scores["good"] == scores["again"] == 10, [(r.student, r.points, r.problems, r.notebooks[0].problems) for r in results]
+    assert scores["blank"] == 0
+    assert 0 < scores["patcher"] < 10 and 0 < scores["broken"] <= 10
+    assert len(results[0].notebooks[0].checks) == len(results[-1].notebooks[0].checks) == 10

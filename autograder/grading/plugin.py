@@ -1,9 +1,10 @@
 """The pytest plugin that turns hidden suites into scored checks.
 
-Registered by :func:`autograder.grading.runner.grade_submission` for one
-pytest session per submission.  It provides the ``nb`` and ``rng`` fixtures,
-the ``grade`` marker, and collects one :class:`CheckResult` per test.  Nothing
-it records contains a hidden test's source, traceback or expected values.
+Registered by :mod:`autograder.grading.runner` for a pytest session that
+grades one submission after another (:meth:`GradingPlugin.begin` starts each).
+It provides the ``nb`` and ``rng`` fixtures, the ``grade`` marker, and collects
+one :class:`CheckResult` per test.  Nothing it records contains a hidden
+test's source, traceback or expected values.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ class GradingPlugin:
     results: list[CheckResult] = field(default_factory=list)
     specs: dict[str, CheckSpec] = field(default_factory=dict)
     internal_errors: list[str] = field(default_factory=list)
+
+    def begin(self, *, sessions: dict[str, StudentNotebook], seed: int) -> None:
+        """Start on the next submission: its notebooks, its seed, no results yet."""
+        self.sessions = sessions
+        self.seed = seed
+        self.results = []
+        self.internal_errors = []
 
     # ------------------------------------------------------------ configuration
 

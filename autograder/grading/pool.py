@@ -7,7 +7,8 @@ pytest or a hidden suite.  It starts the sandbox's warm process, then ``jobs``
 fresh worker processes (``spawn``: nothing is inherited from this process).
 Each worker joins the warm process through a control connection of its own,
 imports torch and the suites once, and grades the submissions it is handed,
-one at a time; results come back as data as they finish.  So a class costs
+one at a time, in a single pytest session (the suites are collected once);
+results come back as data as they finish.  So a class costs
 one warm process and one ``import torch`` per worker, however many
 submissions it has.
 
@@ -156,27 +157,28 @@ def _work(setup: GradingSetup, shared: SharedSandbox, pipe: multiprocessing.conn
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     import torch
 
-    from autograder.grading.runner import grade_one
+    from autograder.grading.runner import grade_stream
 
     # Workers already fill the cores; more threads per worker only make them wait on each other.
     torch.set_num_threads(1)
     sandbox = setup.joining(shared)
-    try:
-        while (task := pipe.recv()) is not None:
-            student, submission = task
-            try:
-                result = grade_one(student=student, submission=submission, assignment=setup.assignment,
-                                   suites_dir=setup.suites_dir, sandbox=sandbox, seed=setup.seed)
-            except Exception as error:  # noqa: BLE001 - a grader fault, reported to the coordinator
-                from autograder.grading.errors import GraderError
 
-                try:
-                    pipe.send(("error", error))
-                except Exception:  # noqa: BLE001 - an exception that does not pickle
-                    pipe.send(("error", GraderError(f"{type(error).__name__}: {error}")))
-                return
-            pipe.send(("result", result))
-    except EOFError:
-        pass
+    def tasks() -> Iterator[Task]:
+        try:
+            while (task := pipe.recv()) is not None:
+                yield task
+        except EOFError:  # the coordinator went away
+            return
+
+    try:
+        grade_stream(tasks(), assignment=setup.assignment, suites_dir=setup.suites_dir, sandbox=sandbox,
+                     seed=setup.seed, on_result=lambda result: pipe.send(("result", result)))
+    except Exception as error:  # noqa: BLE001 - a grader fault, reported to the coordinator
+        from autograder.grading.errors import GraderError
+
+        try:
+            pipe.send(("error", error))
+        except Exception:  # noqa: BLE001 - an exception that does not pickle
+            pipe.send(("error", GraderError(f"{type(error).__name__}: {error}")))
     finally:
         sandbox.close()

@@ -1,9 +1,12 @@
-"""Grade one submission: load its notebooks, run the hidden suites against them, return results.
+"""Grade submissions: load their notebooks, run the hidden suites against them, return results.
 
 The data flow is one way::
 
     submission -> notebooks.load_notebook -> session.StudentNotebook (sandboxed child)
                -> pytest + plugin (trusted)  -> results.SubmissionResult
+
+One pytest session grades any number of submissions: the suites are collected
+once, then every check runs for the first submission, then for the next.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import pytest
 
 from autograder.course import AssignmentSpec
 from autograder.grading import fixtures
 from autograder.grading.errors import GraderError
-from autograder.grading.plugin import GradingPlugin
+from autograder.grading.plugin import GradingPlugin, SuiteError
 from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult, zero_result
 from autograder.grading.session import StudentNotebook
 from autograder.notebooks import LoadedNotebook, NotebookProblem, load_notebook, locate
@@ -46,45 +50,124 @@ def suite_files(suites_dir: Path, assignment: AssignmentSpec) -> dict[str, Path]
     return files
 
 
+Task = tuple[str, Path]  # (student, submission: a notebook or a directory)
+
+
 def grade_one(*, student: str, submission: Path, assignment: AssignmentSpec, suites_dir: Path,
               sandbox: Sandbox, seed: int | None) -> SubmissionResult:
     """Grade a submission; any failure around it becomes a zero with its reason, never a crash."""
-    try:
-        return grade_submission(submission=submission, student=student, assignment=assignment,
-                                suites_dir=suites_dir, sandbox=sandbox, seed=seed)
-    except (GraderError, SandboxUnavailable):
-        raise  # the suites, the configuration or the sandbox are broken: no submission can be graded
-    except SandboxError as error:
-        return zero_result(student=student, assignment=assignment, reason=f"grading failed: {error}")
-    except Exception as error:  # noqa: BLE001 - one submission must never stop the batch
-        return zero_result(student=student, assignment=assignment,
-                           reason=f"grading failed on this submission ({type(error).__name__}); "
-                                  "the rest of the class is not affected")
+    results: list[SubmissionResult] = []
+    grade_stream([(student, submission)], assignment=assignment, suites_dir=suites_dir, sandbox=sandbox,
+                 seed=seed, on_result=results.append)
+    return results[0]
+
+
+def grade_stream(tasks: Iterable[Task], *, assignment: AssignmentSpec, suites_dir: Path, sandbox: Sandbox,
+                 seed: int | None, on_result: Callable[[SubmissionResult], None]) -> None:
+    """Grade each submission as it arrives from ``tasks``, in one pytest session; report each result.
+
+    A failure around one submission becomes a zero with its reason.  A fault of the
+    grader (the suites, the configuration, a sandbox that cannot start) stops the run
+    with :class:`GraderError` or :class:`SandboxUnavailable`.
+    """
+    _grade(iter(tasks), assignment=assignment, suites_dir=suites_dir, sandbox=sandbox, seed=seed,
+           on_result=on_result, forgiving=True)
 
 
 def grade_submission(*, submission: Path, student: str, assignment: AssignmentSpec, suites_dir: Path,
                      sandbox: Sandbox, seed: int | None = None) -> SubmissionResult:
-    """Grade every notebook of ``assignment`` found in ``submission`` (a notebook or a directory)."""
-    started = time.monotonic()
-    seed = secrets.randbits(32) if seed is None else seed
+    """Grade every notebook of ``assignment`` found in ``submission``; errors are raised, not scored."""
+    results: list[SubmissionResult] = []
+    _grade(iter([(student, submission)]), assignment=assignment, suites_dir=suites_dir, sandbox=sandbox,
+           seed=seed, on_result=results.append, forgiving=False)
+    return results[0]
+
+
+def _grade(tasks: Iterator[Task], *, assignment: AssignmentSpec, suites_dir: Path, sandbox: Sandbox,
+           seed: int | None, on_result: Callable[[SubmissionResult], None], forgiving: bool) -> None:
     files = suite_files(suites_dir, assignment)
-    sessions, paths = _open_sessions(submission, assignment, sandbox)
-    plugin = GradingPlugin(sessions=sessions, seed=seed)
-    try:
-        _run_pytest(list(files.values()), suites_dir, plugin)
-    finally:
-        for session in sessions.values():
-            session.close()
-    notebooks = tuple(_notebook_result(spec.stem, spec.points, paths.get(spec.stem), sessions[spec.stem],
-                                       [r for r in plugin.results if r.notebook == spec.stem])
-                      for spec in assignment.notebooks)
-    protections = sandbox.protections
-    return SubmissionResult(
-        student=student, assignment=assignment.name, notebooks=notebooks, seed=seed,
-        seconds=time.monotonic() - started,
-        protections=tuple(name for name, on in (protections.to_dict().items() if protections else ())
-                          if on is True),
-    )
+    plugin = GradingPlugin(sessions={}, seed=0)
+    loop = _SubmissionLoop(tasks, plugin=plugin, assignment=assignment, sandbox=sandbox, seed=seed,
+                           on_result=on_result, forgiving=forgiving)
+    _run_pytest(list(files.values()), suites_dir, [plugin, loop])
+    if loop.failure is not None:
+        raise loop.failure
+
+
+class _SubmissionLoop:
+    """pytest's run loop, once per submission: the same collected checks, a fresh notebook each time."""
+
+    def __init__(self, tasks: Iterator[Task], *, plugin: GradingPlugin, assignment: AssignmentSpec,
+                 sandbox: Sandbox, seed: int | None, on_result: Callable[[SubmissionResult], None],
+                 forgiving: bool) -> None:
+        self.tasks = tasks
+        self.plugin = plugin
+        self.assignment = assignment
+        self.sandbox = sandbox
+        self.seed = seed
+        self.on_result = on_result
+        self.forgiving = forgiving
+        self.failure: BaseException | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        if session.testsfailed:
+            self.failure = GraderError(f"{session.testsfailed} hidden suite(s) could not be collected: "
+                                       "run `autograder validate` to see what is wrong with them")
+            return True
+        for student, submission in self.tasks:
+            try:
+                result = self._grade_one(session, student, submission)
+            except (GraderError, SandboxUnavailable) as error:
+                self.failure = error
+                return True
+            except SuiteError as error:
+                self.failure = GraderError(f"the hidden suites could not run: {error}")
+                return True
+            except Exception as error:  # noqa: BLE001 - one submission must never stop the batch
+                if not self.forgiving:
+                    self.failure = error
+                    return True
+                result = _failed(student, self.assignment, error)
+            self.on_result(result)
+        return True
+
+    def _grade_one(self, session: pytest.Session, student: str, submission: Path) -> SubmissionResult:
+        started = time.monotonic()
+        seed = secrets.randbits(32) if self.seed is None else self.seed
+        sessions, paths = _open_sessions(submission, self.assignment, self.sandbox)
+        self.plugin.begin(sessions=sessions, seed=seed)
+        items = session.items
+        finished = False
+        try:
+            for index, item in enumerate(items):
+                following = items[index + 1] if index + 1 < len(items) else None
+                item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+            finished = True
+        finally:
+            if not finished:  # leave no fixture of this submission set up for the next one
+                with contextlib.suppress(Exception):
+                    session._setupstate.teardown_exact(None)
+            for notebook in sessions.values():
+                notebook.close()
+        notebooks = tuple(_notebook_result(spec.stem, spec.points, paths.get(spec.stem), sessions[spec.stem],
+                                           [r for r in self.plugin.results if r.notebook == spec.stem])
+                          for spec in self.assignment.notebooks)
+        protections = self.sandbox.protections
+        return SubmissionResult(
+            student=student, assignment=self.assignment.name, notebooks=notebooks, seed=seed,
+            seconds=time.monotonic() - started,
+            protections=tuple(name for name, on in (protections.to_dict().items() if protections else ())
+                              if on is True),
+        )
+
+
+def _failed(student: str, assignment: AssignmentSpec, error: Exception) -> SubmissionResult:
+    if isinstance(error, SandboxError):
+        return zero_result(student=student, assignment=assignment, reason=f"grading failed: {error}")
+    return zero_result(student=student, assignment=assignment,
+                       reason=f"grading failed on this submission ({type(error).__name__}); "
+                              "the rest of the class is not affected")
 
 
 def _open_sessions(submission: Path, assignment: AssignmentSpec,
@@ -115,7 +198,7 @@ _UNUSED_PLUGINS = ("cacheprovider", "stepwise", "assertion", "capture", "termina
                    "legacypath", "junitxml", "pastebin", "nose", "unittest", "setuponly", "setupplan", "subtests")
 
 
-def _run_pytest(files: list[Path], suites_dir: Path, plugin: GradingPlugin) -> None:
+def _run_pytest(files: list[Path], suites_dir: Path, plugins: list[object]) -> None:
     """Run the hidden suites in this (trusted) process, with all of pytest's output swallowed.
 
     pytest's own report would show hidden source in tracebacks, so it is never printed;
@@ -133,7 +216,7 @@ def _run_pytest(files: list[Path], suites_dir: Path, plugin: GradingPlugin) -> N
         sys.dont_write_bytecode = True  # leave the suites directory untouched
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                code = pytest.main(args, plugins=[plugin, fixtures])
+                code = pytest.main(args, plugins=[*plugins, fixtures])
         finally:
             sys.dont_write_bytecode = dont_write
     if code == pytest.ExitCode.INTERRUPTED:
@@ -156,4 +239,5 @@ def _notebook_result(stem: str, max_points: float, path: str | None, session: St
                           cells=session.cell_reports, problems=tuple(problems), seconds=session.run_seconds)
 
 
-__all__ = ["GraderError", "grade_one", "grade_submission", "zero_result", "suite_files", "Status"]
+__all__ = ["GraderError", "grade_one", "grade_stream", "grade_submission", "zero_result", "suite_files",
+           "Status"]
