@@ -140,3 +140,17 @@ def test_a_submission_at_its_limit_holds_up_only_its_own_worker(tmp_path):
     assert finished[-1] == "aaa_loops", finished  # handed out first, finished last
     assert sorted(finished[:-1]) == [f"student0{i}" for i in range(4)]
     assert "time limit" in (out / "aaa_loops.json").read_text()
+
+
+def test_a_grader_fault_in_a_worker_stops_the_class_run_with_its_message(tmp_path):
+    """Missing or broken suites are the grader's fault: no student gets a zero for them."""
+    class_dir = make_class(tmp_path / "class", 3)
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_01_setup.py").write_text("NOTEBOOK = '01_setup'\n\ndef test_unmarked(nb):\n    pass\n")
+    out = tmp_path / "out"
+    run = cli(str(class_dir), "--out", str(out), "--jobs", "2", "--suites", str(suites), *ONLY)
+    assert run.wait(timeout=300) == 1
+    errors = run.stderr.read()
+    assert "@pytest.mark.grade" in errors, errors
+    assert not list(out.glob("student*.json"))
