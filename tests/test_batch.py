@@ -154,3 +154,20 @@ def test_a_grader_fault_in_a_worker_stops_the_class_run_with_its_message(tmp_pat
     errors = run.stderr.read()
     assert "@pytest.mark.grade" in errors, errors
     assert not list(out.glob("student*.json"))
+
+
+def test_a_worker_that_died_while_idle_is_replaced_without_losing_anyone(tmp_path):
+    from autograder.course import APPENDIX_A, default_suites_dir
+    from autograder.grading.pool import GradingSetup, _Workers
+    from autograder.sandbox.client import SandboxSettings
+
+    class_dir = make_class(tmp_path / "class", 3)
+    setup = GradingSetup(assignment=APPENDIX_A.subset(["01_setup"]), suites_dir=default_suites_dir("appendix_a"),
+                         sandbox_settings=SandboxSettings(), seed=3)
+    with setup.sandbox() as sandbox, _Workers(setup, sandbox, count=2) as workers:
+        idle = workers._workers[0].process
+        os.kill(idle.pid, signal.SIGKILL)
+        idle.join()
+        results = list(workers.grade([(path.name, path) for path in sorted(class_dir.iterdir())]))
+    assert sorted((result.student, result.points) for result in results) == [
+        ("student00", 10), ("student01", 10), ("student02", 10)]

@@ -119,15 +119,25 @@ class _Workers:
         while waiting or any(worker.task for worker in self._workers):
             for worker in self._workers:
                 if worker.task is None and waiting:
+                    try:
+                        worker.pipe.send(waiting[0])
+                    except OSError:  # it died while idle: nothing was lost, start another
+                        self._restart(worker)
+                        continue
                     worker.task = waiting.popleft()
-                    worker.pipe.send(worker.task)
             busy = [worker for worker in self._workers if worker.task is not None]
+            if not busy:
+                continue  # every idle worker had to be restarted; hand out work again
             ready = multiprocessing.connection.wait([w.pipe for w in busy] + [w.process.sentinel for w in busy])
             for worker in busy:
                 if worker.pipe in ready or worker.pipe.poll():
                     yield self._collect(worker)
                 elif worker.process.sentinel in ready:
                     yield self._replace(worker)
+
+    def _restart(self, worker: _Worker) -> None:
+        worker.stop(now=True)
+        self._workers[self._workers.index(worker)] = self._start()
 
     def _collect(self, worker: _Worker) -> SubmissionResult:
         try:
@@ -145,8 +155,7 @@ class _Workers:
         worker.process.join(timeout=5)
         code = worker.process.exitcode
         worker.task = None
-        worker.stop(now=True)
-        self._workers[self._workers.index(worker)] = self._start()
+        self._restart(worker)
         return zero_result(student=student, assignment=self._setup.assignment,
                            reason=f"the grading worker stopped while grading this submission (exit code {code}); "
                                   "the rest of the class is not affected")
