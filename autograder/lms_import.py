@@ -31,6 +31,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder.course import AssignmentSpec
+from autograder.errors import UsageError
+from autograder.reporters.encoding import csv_text, terminal_text
 
 MANIFEST = "lms_students.csv"
 
@@ -69,10 +71,11 @@ class ImportReport:
     notes: tuple[str, ...] = field(default=())
 
     def lines(self) -> list[str]:
+        """For the terminal: member names come from the archive, so controls in them are shown, not sent."""
         out = [f"imported {sum(len(s.files) for s in self.students)} notebooks of {len(self.students)} students"]
         out += [f"skipped {name}: {reason}" for name, reason in self.skipped]
         out += list(self.notes)
-        return out
+        return [terminal_text(line, keep_newlines=False) for line in out]
 
 
 def check_archive(archive: zipfile.ZipFile, limits: ZipLimits = ZipLimits()) -> list[zipfile.ZipInfo]:
@@ -181,7 +184,7 @@ def extract_submissions(zip_path: Path, dest: Path, *, assignment: AssignmentSpe
     try:
         archive = zipfile.ZipFile(zip_path)
     except (OSError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{zip_path} is not a readable zip archive: {error}") from None
+        raise UsageError(f"{zip_path} is not a readable zip archive: {error}") from None
     with archive:
         members = check_archive(archive, limits)
         strip = _common_top(members)
@@ -272,7 +275,9 @@ def write_manifest(report: ImportReport, path: Path) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", "lms", "lms_id", "display_name", "files"])
     for s in report.students:
-        writer.writerow([s.student, s.lms, s.lms_id, s.display_name, " ".join(s.files)])
+        # Names come from the archive: a display name "=HYPERLINK(...)" must stay text in a spreadsheet.
+        cells = (s.student, s.lms, s.lms_id, s.display_name, " ".join(s.files))
+        writer.writerow([csv_text(cell) for cell in cells])
     write_atomically(path, buffer.getvalue())
 
 

@@ -217,7 +217,7 @@ def test_feedback_for_a_graded_class(graded):
 def test_export_of_a_graded_class_matches_grades_csv(graded):
     import csv
 
-    done = run_cli("export", str(graded), "--format", "plain")
+    done = run_cli("export", str(graded), "--lms", "plain")
     assert done.returncode == 0, done.stderr
     exported = {row["student"]: row for row in csv.DictReader(done.stdout.splitlines())}
     for row in csv.DictReader((graded / "grades.csv").read_text().splitlines()):

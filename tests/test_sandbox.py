@@ -160,8 +160,9 @@ def test_a_weaker_sandbox_than_required_refuses_to_start():
                                                  "unprivileged_user, hidden_files_masked"):
         box.start()
     with Sandbox(plan=IsolationPlan(user=None)) as weak:
-        assert weak.protections.missing() == ["unprivileged_user", "hidden_files_masked", "private_tmp",
-                                              "process_table_hidden", "network_isolated"]
+        assert weak.protections.missing() == [
+            "unprivileged_user", "separate_users", "process_namespace", "private_scratch", "filesystem_allowlist",
+            "hidden_files_masked", "private_tmp", "process_table_hidden", "network_isolated", "cgroup_limits"]
 
 
 def test_a_notebook_holds_no_connection_to_the_warm_process_even_when_shared(sandbox):
@@ -191,3 +192,83 @@ def test_a_notebook_holds_no_connection_to_the_warm_process_even_when_shared(san
     process = sandbox.open_notebook("02_tensors")  # closing the joined connection left the owner working
     assert process.run_cell(0, "x = 1").status == "ok"
     process.close()
+
+
+# ---------------------------------------------------------------- the codec on its own
+
+
+def _round_trip(value, **budgets):
+    from autograder.sandbox import codec
+
+    blob = codec.dumps(codec.encode(value, ref_for=None))
+    return codec.decode(codec.loads(blob, **budgets), resolve_ref=None)
+
+
+def test_codec_reading_stops_at_the_deadline():
+    import time
+
+    from autograder.sandbox import codec
+
+    blob = codec.dumps(codec.encode([torch.ones(3), "text"], ref_for=None))
+    with pytest.raises(codec.DecodeTimeout):
+        codec.loads(blob, deadline=time.monotonic() - 1)
+    tree = codec.loads(blob)
+    with pytest.raises(codec.DecodeTimeout):
+        codec.decode(["l", [["p", index] for index in range(5000)]], resolve_ref=None,
+                     deadline=time.monotonic() - 1)
+    assert codec.decode(tree, resolve_ref=None)[1] == "text"
+
+
+def test_codec_carries_requires_grad_as_data_and_the_grader_gets_no_graph():
+    from autograder.sandbox import codec
+
+    leaf = torch.ones(2, requires_grad=True)
+    sent = codec.dumps(codec.encode([leaf, leaf * 3, torch.ones(2)], ref_for=None))
+    child_side = codec.decode(codec.loads(sent), resolve_ref=None, restore_requires_grad=True)
+    assert [t.requires_grad and t.is_leaf for t in child_side] == [True, True, False]
+    grader_side = codec.decode(codec.loads(sent), resolve_ref=None)
+    assert not any(t.requires_grad for t in grader_side)
+    assert [codec.tensor_meta(t).requires_grad for t in grader_side] == [True, True, False]
+    assert [codec.tensor_meta(t).grad_fn for t in grader_side] == [None, "MulBackward0", None]
+
+
+def test_codec_sends_views_as_their_own_elements():
+    big = torch.arange(1 << 16)
+    expanded, corner, meta = _round_trip([torch.ones(1).expand(1000), big[10:12], torch.empty(10 ** 9, device="meta")])
+    assert expanded.stride() == (1,) and expanded.untyped_storage().nbytes() == 4000
+    assert corner.tolist() == [10, 11] and corner.untyped_storage().nbytes() == 16
+    assert meta.device.type == "meta" and meta.shape == (10 ** 9,)  # no data: outside every budget
+
+
+def test_codec_budgets_refuse_before_copying():
+    from autograder.sandbox import codec
+
+    with pytest.raises(codec.CodecError, match="elements, over the limit of 10"):
+        _round_trip(torch.zeros(11), max_elements=10)
+    with pytest.raises(codec.CodecError, match="bytes unpacked, over the limit of 40"):
+        _round_trip(torch.zeros(11), max_tensor_bytes=40)
+    assert _round_trip(torch.zeros(10), max_elements=10, max_tensor_bytes=40).shape == (10,)
+
+
+def test_json_shape_is_judged_without_parsing():
+    from autograder.sandbox.wire import json_shape_problem
+
+    def problem(text: bytes, depth: int = 3, nodes: int = 10):
+        return json_shape_problem(text, max_bytes=1000, max_depth=depth, max_nodes=nodes)
+
+    assert problem(b'[["p", "[[[[{{{{"], ["p", "]]]]\\\\\\"]]"]]') is None  # brackets in strings are text
+    assert problem(b"[[[1]]]") is None and "3 levels" in problem(b"[[[[1]]]]")
+    assert "levels" in problem(b"[[[1]]") and "levels" in problem(b"[{]}")  # unbalanced: not JSON
+    assert problem(b"[" + b"0," * 8 + b"0]") is None  # a list and nine numbers: ten values
+    assert "values" in problem(b"[" + b"0," * 9 + b"0]")
+    assert "bytes" in problem(b"[" + b" " * 1000 + b"]")
+
+
+def test_a_notebook_past_its_cpu_time_is_stopped_with_that_reason(sandbox):
+    """As PID 1 of its namespace the notebook ignores the soft limit's SIGXCPU; the reason must still be CPU time."""
+    with Sandbox(limits=Limits(cpu_seconds=1, cell_seconds=60), plan=sandbox.plan) as box:
+        process = box.open_notebook("spinner")
+        report = process.run_cell(0, "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass",
+                                  timeout=60)
+        assert report.status == "died"
+        assert "used more than its 1 s of CPU time" in report.message

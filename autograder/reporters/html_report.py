@@ -8,12 +8,12 @@ Policy forbids it).  A PNG copy of each plot is written next to the page.
 from __future__ import annotations
 
 import base64
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import AssignmentSpec
 from autograder.reporters import plots
+from autograder.reporters.encoding import html_text
 from autograder.reporters.classdata import (StudentRecord, check_stats, load_results, notebook_stems, summary)
 from autograder.files import write_atomically
 
@@ -69,7 +69,7 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html_text(text)
 
 
 def _n(value: float) -> str:

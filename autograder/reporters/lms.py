@@ -9,7 +9,10 @@
   Grade, Maximum Grade, Feedback comments``); ``Identifier`` is
   ``Participant <id>`` when the class came from a Moodle zip.
 
-Totals include extra credit, so a total can exceed the maximum.
+Totals include extra credit, so a total can exceed the maximum.  Every text cell
+(student and display names, ids, statuses, comments, the column name) goes
+through :func:`~autograder.reporters.encoding.csv_text`; numbers are written as
+they are.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from autograder.course import AssignmentSpec
 from autograder.lms_import import ImportedStudent, read_manifest
 from autograder.reporters.classdata import StudentRecord, load_results, notebook_stems
+from autograder.reporters.encoding import csv_text
 
 FORMATS = ("plain", "canvas", "moodle")
 
@@ -53,21 +57,21 @@ def plain_csv(records: list[StudentRecord], *, stems: list[str]) -> str:
     buffer, writer = _writer()
     writer.writerow(["student", *stems, "extra_credit", "total", "max_points", "percent", "status"])
     for r in records:
-        writer.writerow([r.student, *(_n(r.notebook_points.get(s, 0.0)) for s in stems), _n(r.extra_credit),
-                         _n(r.total), _n(r.max_points), f"{r.percent:.2f}", r.status])
+        writer.writerow([csv_text(r.student), *(_n(r.notebook_points.get(s, 0.0)) for s in stems),
+                         _n(r.extra_credit), _n(r.total), _n(r.max_points), f"{r.percent:.2f}", csv_text(r.status)])
     return buffer.getvalue()
 
 
 def canvas_csv(records: list[StudentRecord], *, roster: dict[str, ImportedStudent], column: str) -> str:
     buffer, writer = _writer()
-    writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
+    writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", csv_text(column)])
     maximum = max((r.max_points for r in records), default=0.0)
     writer.writerow(["    Points Possible", "", "", "", "", _n(maximum)])
     for r in records:
         known = roster.get(r.student)
         canvas_id = known.lms_id if known and known.lms == "canvas" else ""
-        writer.writerow([known.display_name if known else r.student, canvas_id, "",
-                         "" if canvas_id else r.student, "", _n(r.total)])
+        writer.writerow([csv_text(known.display_name if known else r.student), csv_text(canvas_id), "",
+                         "" if canvas_id else csv_text(r.student), "", _n(r.total)])
     return buffer.getvalue()
 
 
@@ -80,6 +84,6 @@ def moodle_csv(records: list[StudentRecord], *, roster: dict[str, ImportedStuden
         extra = f" + {_n(r.extra_credit)} extra credit" if r.extra_credit else ""
         comment = (f"{_n(r.total - r.extra_credit)}/{_n(r.max_points)}{extra}"
                    + ("" if r.status == "graded" else f"; {r.status}"))
-        writer.writerow([identifier, known.display_name if known else r.student, _n(r.total), _n(r.max_points),
-                         comment])
+        writer.writerow([csv_text(identifier), csv_text(known.display_name if known else r.student), _n(r.total),
+                         _n(r.max_points), csv_text(comment)])
     return buffer.getvalue()

@@ -6,6 +6,7 @@ import sys
 import time
 
 from autograder.grading.results import SubmissionResult
+from autograder.reporters.encoding import terminal_text
 
 
 class ClassProgress:
@@ -43,7 +44,8 @@ class ClassProgress:
         elif not self.quiet:
             extra = f" + {result.extra_credit:g} extra" if result.extra_credit else ""
             note = " (with problems)" if troubled else ""
-            print(f"[{self.done}/{self.total}] {result.student}: {result.points:g}/{result.max_points:g}"
+            student = terminal_text(result.student, keep_newlines=False)
+            print(f"[{self.done}/{self.total}] {student}: {result.points:g}/{result.max_points:g}"
                   f"{extra}{note}", file=self.stream)
 
     def close(self) -> None:
