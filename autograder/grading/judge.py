@@ -2,12 +2,19 @@
 
 Every failure message is written for the student: it names the defect
 (type, dtype, shape, device, values) and never shows an expected value.
+
+Message policy (README "Grading policy"): a message may name the shapes and dtypes
+of hidden inputs and results; it never shows their values, nor any hidden code.
+Check messages written with these helpers follow it by construction; the texts of
+exceptions raised by the student's own code pass through :func:`student_message`,
+the one place that removes what could be values.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, NoReturn
+import re
+from typing import Any, Mapping, NoReturn
 
 import torch
 
@@ -16,7 +23,8 @@ from autograder.sandbox.codec import TensorMeta, tensor_meta
 from autograder.sandbox.errors import StudentError
 
 __all__ = ["CheckFailed", "ExtraCreditUnavailable", "StudentError", "fail", "not_available",
-           "meta", "describe", "expect_tensor", "expect_number"]
+           "meta", "describe", "expect_tensor", "expect_number", "student_message", "same_tensor",
+           "matching_variant"]
 
 
 class CheckFailed(AssertionError):
@@ -35,6 +43,57 @@ def not_available(message: str) -> NoReturn:
     raise ExtraCreditUnavailable(message)
 
 
+_TENSOR_REPR = re.compile(r"\b(tensor|array|Parameter containing:)\s*\(")
+_FLOAT = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][-+]?\d+)(?![\w.])|\b(?:nan|inf)\b")
+_NEGATIVE = re.compile(r"(?<![\w)\]])-\d+")
+_LONG_SEQUENCE = re.compile(r"[\[(]\s*(?:[^\[\]()]*?,){4,}[^\[\]()]*[\])]")
+REDACTED = "…"
+
+
+def student_message(text: str) -> str:
+    """``text`` without anything that could be a value of a hidden input.
+
+    Shapes and dtypes may stay (``(3, 5)``, ``torch.int32``, ``3x5``); tensor and array
+    printouts, nested lists, fractional and negative numbers and sequences of more than
+    four numbers (longer than any shape here) are replaced by an ellipsis.  Applied to every
+    exception text that comes from a student's code.
+    """
+    text = _redact_reprs(text)
+    text = _redact_nested_lists(text)
+    text = _LONG_SEQUENCE.sub(REDACTED, text)
+    text = _FLOAT.sub(REDACTED, text)
+    return _NEGATIVE.sub(REDACTED, text)
+
+
+def _redact_nested_lists(text: str) -> str:
+    """``[[...], ...]``: a printed matrix (a shape is never nested)."""
+    out, index = [], 0
+    while (start := text.find("[[", index)) != -1:
+        depth, end = 0, start
+        while end < len(text):
+            depth += {"[": 1, "]": -1}.get(text[end], 0)
+            end += 1
+            if depth == 0:
+                break
+        out.append(text[index:start] + REDACTED)
+        index = end
+    return "".join(out) + text[index:]
+
+
+def _redact_reprs(text: str) -> str:
+    out, index = [], 0
+    for match in _TENSOR_REPR.finditer(text):
+        if match.start() < index:
+            continue
+        depth, end = 1, match.end()
+        while end < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            end += 1
+        out.append(text[index:match.start()] + f"{match.group(1).split()[0]}({REDACTED})")
+        index = end
+    return "".join(out) + text[index:]
+
+
 def describe(value: Any) -> str:
     """A short, student-facing name for what a function returned."""
     if isinstance(value, torch.Tensor):
@@ -49,7 +108,9 @@ def describe(value: Any) -> str:
 
 
 def meta(tensor: torch.Tensor) -> TensorMeta:
-    """What the notebook process reported about a tensor it returned."""
+    """What the grader knows about a tensor: dtype, shape, device and requires_grad read from the
+    tensor itself; type_name and grad_fn as the notebook process named them (for messages, and for
+    failing a check, never for passing one).  See :mod:`autograder.sandbox.codec`."""
     info = tensor_meta(tensor)
     if info is None:  # a tensor built on the trusted side
         info = TensorMeta("torch.Tensor", tensor.dtype, tuple(tensor.shape), str(tensor.device),
@@ -57,9 +118,54 @@ def meta(tensor: torch.Tensor) -> TensorMeta:
     return info
 
 
+def same_tensor(actual: Any, expected: torch.Tensor, *, atol: float = 0.0, rtol: float = 0.0) -> bool:
+    """Whether ``actual`` is a plain tensor equal to ``expected`` in dtype, shape, device and values."""
+    if not isinstance(actual, torch.Tensor):
+        return False
+    info = meta(actual)
+    if (info.type_name != "torch.Tensor" or info.dtype != expected.dtype
+            or tuple(info.shape) != tuple(expected.shape)
+            or torch.device(info.device).type != expected.device.type):
+        return False
+    if expected.device.type == "meta":
+        return True
+    got, want = actual.detach(), expected.detach()
+    if got.is_floating_point() or got.is_complex():
+        return torch.allclose(got, want, atol=atol, rtol=rtol, equal_nan=True)
+    return torch.equal(got, want)
+
+
+def matching_variant(actual: Any, variants: Mapping[str, torch.Tensor], *, atol: float = 0.0,
+                     rtol: float = 0.0) -> str | None:
+    """The message of the first plausible wrong answer that ``actual`` equals (values only), or None.
+
+    Suites diagnose a wrong answer by computing the results of the usual mistakes
+    (a transpose instead of a reshape, a sum instead of a mean, ...) and naming the one
+    that matches, instead of guessing from the expected answer alone.
+    """
+    if not isinstance(actual, torch.Tensor):
+        return None
+    for message, wrong in variants.items():
+        if tuple(actual.shape) != tuple(wrong.shape) or actual.device != wrong.device:
+            continue
+        got, want = actual.detach(), wrong.detach()
+        if got.dtype != want.dtype:
+            got, want = got.double(), want.double()
+        close = (torch.allclose(got, want, atol=atol, rtol=rtol, equal_nan=True)
+                 if got.is_floating_point() else torch.equal(got, want))
+        if close:
+            return message
+    return None
+
+
 def expect_tensor(actual: Any, expected: torch.Tensor, *, what: str, atol: float = 0.0, rtol: float = 0.0,
-                  hint: str = "") -> None:
-    """Fail unless ``actual`` is a plain tensor with the expected dtype, shape, device and values."""
+                  hint: str = "", variants: Mapping[str, torch.Tensor] | None = None) -> None:
+    """Fail unless ``actual`` is a plain tensor with the expected dtype, shape, device and values.
+
+    ``variants`` maps a message to the result of a plausible mistake: when ``actual``
+    equals one of them (by value, whatever its dtype), that message is the failure.
+    ``hint`` is added to a value mismatch that no variant explains.
+    """
     suffix = f": {hint}" if hint else ""
     if not isinstance(actual, torch.Tensor):
         fail(f"{what} should return a torch.Tensor, but returned {describe(actual)}")
@@ -68,6 +174,10 @@ def expect_tensor(actual: Any, expected: torch.Tensor, *, what: str, atol: float
         fail(f"{what} returned a NumPy array; return a torch.Tensor instead")
     if info.type_name != "torch.Tensor":
         fail(f"{what} returned a {info.type_name}; return a plain torch.Tensor")
+    if variants:
+        diagnosis = matching_variant(actual, variants, atol=atol, rtol=rtol)
+        if diagnosis is not None and not same_tensor(actual, expected, atol=atol, rtol=rtol):
+            fail(f"{what}: {diagnosis}")
     if torch.device(info.device).type != expected.device.type:
         fail(f"{what} returned a tensor on device {info.device}, expected {expected.device.type}")
     if info.dtype != expected.dtype:
@@ -76,13 +186,12 @@ def expect_tensor(actual: Any, expected: torch.Tensor, *, what: str, atol: float
         fail(f"{what} returned shape {tuple(info.shape)}, expected shape {tuple(expected.shape)}{suffix}")
     if expected.device.type == "meta":
         return
-    got, want = actual.detach(), expected.detach()
-    if got.is_floating_point() or got.is_complex():
-        same = torch.allclose(got, want, atol=atol, rtol=rtol, equal_nan=True)
-    else:
-        same = torch.equal(got, want)
-    if not same:
-        fail(f"{what} returned the right shape and dtype but wrong values{suffix}")
+    if not same_tensor(actual, expected, atol=atol, rtol=rtol):
+        got, want = actual.detach().double(), expected.detach().double()
+        nearly = bool(torch.allclose(got, want, atol=max(atol, 1e-12) * 100, rtol=max(rtol, 1e-12) * 100,
+                                     equal_nan=True)) if got.is_floating_point() or want.is_floating_point() else False
+        closeness = " (close, but not within the tolerance)" if nearly else ""
+        fail(f"{what} returned the right shape and dtype but wrong values{closeness}{suffix}")
 
 
 def expect_number(actual: Any, expected: float, *, what: str, atol: float = 1e-6, hint: str = "") -> None:

@@ -1,56 +1,42 @@
 """The ``nb`` object hidden suites see: one student notebook, running in the sandbox.
 
 It runs the notebook's cells once, lazily, in a fresh sandboxed process, then
-forwards calls.  If that process dies during a check, the next check gets a
-new process (the cells that killed it are skipped), so one crash costs only
+answers the suite's requests.  If that process dies during a check, the next check
+gets a new process (the cells that killed it are skipped), so one crash costs only
 the checks it interrupted.
+
+Two kinds of request, never confused: ``nb.call("name", ...)`` (and
+``call_inspecting``) runs the student's code; every other method is a trusted
+helper of the grader.  There is no attribute forwarding, so a helper cannot be
+shadowed by a student's function and a typo in a suite is an ``AttributeError``
+(a grader error), not a message to the student.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
 
 from autograder.notebooks import LoadedNotebook
+from autograder.sandbox import messages
 from autograder.sandbox.client import CellReport, NotebookProcess, Ref, Sandbox
 from autograder.sandbox.errors import ChildDied, NotebookUnavailable
 
 
-@dataclass(frozen=True)
-class ModuleInfo:
-    path: str
-    class_name: str
-    in_features: int | None
-    out_features: int | None
-
-
-@dataclass(frozen=True)
-class ParameterInfo:
-    path: str
-    shape: tuple[int, ...]
-    requires_grad: bool
-
-
-@dataclass(frozen=True)
-class ModuleDescription:
-    is_module: bool
-    class_name: str
-    modules: tuple[ModuleInfo, ...]
-    parameters: tuple[ParameterInfo, ...]
-
-    def module(self, path: str) -> ModuleInfo | None:
-        return next((info for info in self.modules if info.path == path), None)
+class SuiteBug(Exception):
+    """A hidden suite used the notebook wrongly; graded as a grader error, never charged to the student."""
 
 
 class StudentNotebook:
     """A student's notebook as hidden suites use it (the ``nb`` fixture)."""
 
-    def __init__(self, *, stem: str, sandbox: Sandbox, notebook: LoadedNotebook | None, problem: str = "") -> None:
+    def __init__(self, *, stem: str, sandbox: Sandbox, notebook: LoadedNotebook | None, problem: str = "",
+                 functions: tuple[str, ...] = ()) -> None:
         self._stem = stem
+        self._functions = functions
         self._sandbox = sandbox
         self._notebook = notebook
         self._problem = problem
@@ -78,6 +64,12 @@ class StudentNotebook:
             self._run_cells(self._process)
         self._process.deadline = self.check_deadline
         return self._process
+
+    def run(self) -> tuple[CellReport, ...]:
+        """Run the notebook's cells now, as grading does before its first check; return how each ran."""
+        with contextlib.suppress(Exception):  # what went wrong is in the cell reports and notes
+            self._live_process()
+        return self.cell_reports
 
     def start_check(self) -> None:
         """Run the notebook if needed, then give the coming check its own time budget."""
@@ -125,69 +117,107 @@ class StudentNotebook:
 
     # ------------------------------------------------------------ calls
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *args, **kwargs: self.call(name, *args, **kwargs)
-
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's function ``name``."""
-        return self._live_process().call_name(name, *args, **kwargs)
+        return self._live_process().call_name(self._student_name(name), *args, **kwargs)
 
     def call_inspecting(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
         """Call ``name``; return ``(result, args, kwargs)`` with the arguments as the call left them."""
-        return self._live_process().call_inspecting(name, *args, **kwargs)
+        return self._live_process().call_inspecting(self._student_name(name), *args, **kwargs)
+
+    def _student_name(self, name: str) -> str:
+        """``name``, if the course spec lists it as a function of this notebook: a suite that calls
+        anything else has a bug (a typo), which must not reach the student as "not defined"."""
+        if self._functions and name not in self._functions:
+            raise SuiteBug(f"the suite calls {name!r}, which is not a function of {self._stem} in the course spec "
+                           f"({', '.join(self._functions)})")
+        return name
 
     def _request(self, header: dict, value: Any = None, *, what: str) -> Any:
         return self._live_process().request(header, value, what=what)
 
-    def has(self, name: str) -> bool:
-        return bool(self._request({"op": "has", "name": name}, what=name))
+    def process_id(self) -> int:
+        """The pid of the live notebook process, as the sandbox reported it when it forked it.
 
-    def describe_module(self, ref: Ref) -> ModuleDescription:
-        raw = ref.process.request({"op": "describe_module", "target": ["ref", ref.token.ref_id]},
-                                  what=ref.type_name.rpartition(".")[2])
-        return ModuleDescription(
-            is_module=bool(raw["is_module"]),
-            class_name=str(raw["class_name"]),
-            modules=tuple(ModuleInfo(str(p), str(c), i, o) for p, c, i, o in raw["modules"]),
-            parameters=tuple(ParameterInfo(str(p), tuple(s), bool(g)) for p, s, g in raw["parameters"]),
-        )
+        For observations made from outside the process (which process used the GPU).
+        """
+        return self._live_process().pid
+
+    def has(self, name: str) -> bool:
+        return bool(self._request(messages.has(self._student_name(name)), what=name))
 
     def state_dict(self, ref: Ref) -> dict[str, torch.Tensor]:
-        return ref.process.request({"op": "state_dict", "target": ["ref", ref.token.ref_id]},
+        return ref.process.request(messages.state_dict(messages.by_ref(ref.token.ref_id)),
                                    what=f"the state_dict of {ref.type_name.rpartition('.')[2]}")
 
     def load_state_dict(self, ref: Ref, state: dict[str, torch.Tensor]) -> None:
-        ref.process.request({"op": "load_state_dict", "target": ["ref", ref.token.ref_id]}, state,
+        ref.process.request(messages.load_state_dict(messages.by_ref(ref.token.ref_id)), state,
                             what=f"load_state_dict on {ref.type_name.rpartition('.')[2]}")
 
     def make_loader(self, features: torch.Tensor, labels: torch.Tensor, batch_size: int = 2,
-                    shuffle: bool = False) -> Ref:
-        return self._request({"op": "make_loader", "batch_size": batch_size, "shuffle": shuffle},
+                    shuffle: bool = False, drop_last: bool = False) -> Ref:
+        """A trusted ``DataLoader(TensorDataset(features, labels))`` built in the notebook process."""
+        return self._request(messages.make_loader(batch_size=batch_size, shuffle=shuffle, drop_last=drop_last),
                              [features, labels], what="a test DataLoader")
 
-    def make_model(self, layers: list[tuple], state_dict: dict[str, torch.Tensor] | None = None,
-                   record: bool = False) -> Ref:
-        return self._request({"op": "make_model", "layers": [list(layer) for layer in layers], "record": record},
-                             state_dict, what="a test model")
+    def make_model(self, layers: list[tuple], state_dict: dict[str, torch.Tensor] | None = None, *,
+                   guard_device: bool = False) -> Ref:
+        """A trusted ``nn.Sequential`` built in the notebook process from a layer spec.
+
+        Kinds: ``("linear", in, out)``, ``("relu",)`` and the probe ``("flip_when", mode)``
+        (reverses the logits while ``mode`` is on: "training", "evaluation" or "grad").
+        ``guard_device``: the model raises when a batch is not on its parameters' device
+        (an error text that only helps name a mistake).
+        """
+        return self._request(messages.make_model(layers=layers, guard_device=guard_device), state_dict,
+                             what="a test model")
+
+    def view_in_notebook(self, base: torch.Tensor, *, transpose: bool = False, columns: int | None = None) -> Ref:
+        """A non-contiguous view of ``base`` made in the notebook process: ``base.T`` or ``base[:, :columns]``.
+
+        Tensors cross as compact copies, so a layout such as a transpose only exists
+        if it is made on the notebook's side; pass the ``Ref`` to ``nb.call``.
+        """
+        header = messages.make_view(kind="transpose" if transpose else "columns", stop=columns or 0)
+        return self._request(header, base, what="a tensor view")
 
     def read_weights(self, path: str) -> Any:
-        return self._request({"op": "read_weights", "path": path}, what=f"torch.load({path!r}, weights_only=True)")
+        return self._request(messages.read_weights(path), what=f"torch.load({path!r}, weights_only=True)")
 
     def write_weights(self, path: str, state: dict[str, torch.Tensor]) -> None:
         """``torch.save(state, path)`` in the child's working directory, by the trusted runner."""
-        self._request({"op": "write_weights", "path": path}, state, what=f"torch.save(..., {path!r})")
-
-    def environment(self) -> dict:
-        return self._request({"op": "environment"}, what="the environment report")
+        self._request(messages.write_weights(path), state, what=f"torch.save(..., {path!r})")
 
     @contextlib.contextmanager
-    def patched(self, values: dict[str, Any]) -> Iterator[None]:
-        """Replace torch functions in the child by constants (simulated hardware only)."""
-        self._request({"op": "patch", "values": values}, what="a patch")
+    def substituted(self, specs: dict[str, list]) -> Iterator[None]:
+        """While the block runs, the notebook's names in ``specs`` are trusted stand-ins.
+
+        A spec is an expression over a fixed table of torch operations (see
+        :mod:`autograder.sandbox.stand_ins`), e.g. ``["sigmoid", ["arg", 0]]``.  Use it so
+        that a check of one function is not charged for the student's helper it calls.
+        """
+        self._request(messages.substitute(specs), what="a stand-in")
         try:
             yield
         finally:
             with contextlib.suppress(Exception):
-                self._request({"op": "unpatch"}, what="a patch")
+                self._request(messages.restore_names(), what="a stand-in")
+
+    @contextlib.contextmanager
+    def simulated_machine(self, *, cuda: bool, mps: bool, cuda_built: bool = False,
+                          mps_built: bool = False) -> Iterator[None]:
+        """While the block runs, the notebook process sees exactly these accelerators.
+
+        Every related torch function agrees (``is_built``, ``is_available``,
+        ``device_count``, ``torch.accelerator``, ...); ``*_built`` describe a build with a
+        backend on a machine without its device.  Use it only to test code that *chooses*
+        a device; what the grading machine really has is
+        :mod:`autograder.grading.accelerators`' business, never the notebook's.
+        """
+        self._request(messages.simulate_machine(cuda=cuda, mps=mps, cuda_built=cuda_built, mps_built=mps_built),
+                      what="a simulated machine")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self._request(messages.restore_machine(), what="a simulated machine")

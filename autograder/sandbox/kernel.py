@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins
 import io
 import os
-import platform
 import re
 import signal
 import socket
@@ -25,10 +24,11 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from autograder.sandbox import codec
+from autograder.sandbox import cells, codec, messages
+from autograder.sandbox.simulated_hardware import SimulatedMachine
+from autograder.sandbox.stand_ins import build_stand_in
 from autograder.sandbox.wire import WireError, recv_message, send_message
 
-_MAGIC_LINE = re.compile(r"^(\s*)([%!].*)$")
 
 
 class Interrupted(BaseException):
@@ -65,25 +65,37 @@ class _BoundedOutput(io.TextIOBase):
         return text
 
 
-def strip_magics(source: str) -> str:
-    """Turn IPython magics and shell escapes into ``pass`` so plain Python can run the cell."""
-    return "\n".join(
-        f"{m.group(1)}pass  # {m.group(2)[:60]}" if (m := _MAGIC_LINE.match(line)) else line
-        for line in source.splitlines()
-    )
+class _FlipWhen(nn.Module):
+    """A trusted probe layer: reverses the order of the logits while a mode is on.
 
+    ``"training"``: while the model is in training mode; ``"evaluation"``: while it is
+    in evaluation mode; ``"grad"``: while gradients are recorded.  The mode a
+    student's loop ran in then shows in what it returns (accuracies, losses), which
+    the grader judges; nothing the probe notes is read back.
+    """
 
-class _RecordingSequential(nn.Sequential):
-    """A trusted model that notes where its inputs and parameters live."""
-
-    def __init__(self, *layers: nn.Module) -> None:
-        super().__init__(*layers)
-        self.seen_devices: list[str] = []
+    def __init__(self, when: str) -> None:
+        super().__init__()
+        if when not in ("training", "evaluation", "grad"):
+            raise ValueError(f"unknown probe mode {when!r}")
+        self.when = when
 
     def forward(self, inputs):  # noqa: D401 - nn.Module API
-        first = next(self.parameters(), None)
-        self.seen_devices.append(f"{inputs.device}|{first.device if first is not None else 'none'}")
-        return super().forward(inputs)
+        on = {"training": self.training, "evaluation": not self.training,
+              "grad": torch.is_grad_enabled()}[self.when]
+        return inputs.flip(-1) if on else inputs
+
+
+def _refuse_other_devices(model: nn.Module, inputs: tuple) -> None:
+    """A forward pre-hook of trusted models: a batch must be where the parameters are.
+
+    Its error only lets the grader name a mistake (features left on another device);
+    no score depends on its text.
+    """
+    first = next(model.parameters(), None)
+    if first is not None and inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].device != first.device:
+        raise RuntimeError(f"the model got a batch on {inputs[0].device.type} while its parameters are on "
+                           f"{first.device.type}")
 
 
 class NotebookKernel:
@@ -94,9 +106,8 @@ class NotebookKernel:
         self.refs: dict[int, Any] = {}
         self.output = _BoundedOutput(output_limit)
         self.reply_limit = reply_limit
-        self.patches: dict[str, Any] = {}
-        self.originals: dict[str, tuple[Any, str, Any]] = {}
-        self.environment = self._measure_environment()
+        self.machine = SimulatedMachine()
+        self.replaced_names: dict[str, Any] = {}
         self.handlers = {
             "run_cell": self.run_cell,
             "call": self.call,
@@ -104,17 +115,21 @@ class NotebookKernel:
             "items": self.items,
             "len": self.length,
             "has": self.has,
-            "describe_module": self.describe_module,
             "state_dict": self.state_dict,
             "load_state_dict": self.load_state_dict,
             "make_loader": self.make_loader,
             "make_model": self.make_model,
             "read_weights": self.read_weights,
             "write_weights": self.write_weights,
-            "environment": self.environment_facts,
-            "patch": self.patch,
-            "unpatch": self.unpatch,
+            "make_view": self.make_view,
+            "substitute": self.substitute,
+            "restore_names": self.restore_names,
+            "simulate_machine": self.simulate_machine,
+            "restore_machine": self.restore_machine,
         }
+        if set(self.handlers) != messages.NOTEBOOK_OPS:  # the two sides of the protocol must agree
+            raise RuntimeError(f"notebook operations disagree with autograder.sandbox.messages: "
+                               f"{sorted(set(self.handlers) ^ messages.NOTEBOOK_OPS)}")
 
     # ------------------------------------------------------------ main loop
 
@@ -207,12 +222,11 @@ class NotebookKernel:
                 "exc_type": type(error).__name__[:100], "message": message[:2000], "where": where}
 
     def run_cell(self, header: dict, _args: Any):
-        source = strip_magics(str(header["source"]))
+        source = str(header["source"])
         name = f"<cell {int(header['index']) + 1}>"
 
         def execute():
-            code = compile(source, name, "exec")
-            exec(code, self.namespace)
+            cells.execute(source, self.namespace, name=name)
 
         reply, _ = self._guarded(float(header["timeout"]), execute)
         if not reply["ok"] and reply.get("kind") == "error" and reply.get("exc_type") == "SyntaxError":
@@ -270,19 +284,6 @@ class NotebookKernel:
 
     # ------------------------------------------------------------ trusted helpers
 
-    def describe_module(self, header: dict, _args: Any):
-        target = self._target(header)
-        if not isinstance(target, nn.Module):
-            return {"ok": True}, {"is_module": False, "class_name": codec.type_name(target),
-                                  "modules": [], "parameters": []}
-        modules = [[path, type(module).__name__, getattr(module, "in_features", None),
-                    getattr(module, "out_features", None)]
-                   for path, module in nn.Module.named_modules(target)]
-        parameters = [[path, list(param.shape), bool(param.requires_grad)]
-                      for path, param in nn.Module.named_parameters(target)]
-        return {"ok": True}, {"is_module": True, "class_name": type(target).__name__,
-                              "modules": modules, "parameters": parameters}
-
     def state_dict(self, header: dict, _args: Any):
         target = self._target(header)
         state = nn.Module.state_dict(target)
@@ -296,7 +297,8 @@ class NotebookKernel:
     def make_loader(self, header: dict, args: Any):
         features, labels = args
         loader = DataLoader(TensorDataset(features, labels), batch_size=int(header["batch_size"]),
-                            shuffle=bool(header.get("shuffle", False)))
+                            shuffle=bool(header.get("shuffle", False)),
+                            drop_last=bool(header.get("drop_last", False)))
         return {"ok": True}, codec.RefToken(*self._ref_parts(loader))
 
     def make_model(self, header: dict, args: Any):
@@ -306,9 +308,13 @@ class NotebookKernel:
                 layers.append(nn.Linear(int(spec[1]), int(spec[2])))
             elif spec[0] == "relu":
                 layers.append(nn.ReLU())
+            elif spec[0] == "flip_when":
+                layers.append(_FlipWhen(str(spec[1])))
             else:
                 raise ValueError(f"unknown layer {spec[0]!r}")
-        model = _RecordingSequential(*layers) if header.get("record") else nn.Sequential(*layers)
+        model = nn.Sequential(*layers)
+        if header.get("guard_device"):
+            model.register_forward_pre_hook(_refuse_other_devices)
         if args is not None:
             nn.Module.load_state_dict(model, args, strict=True)
         return {"ok": True}, codec.RefToken(*self._ref_parts(model))
@@ -324,54 +330,46 @@ class NotebookKernel:
         torch.save(args, str(header["path"]))
         return {"ok": True}, None
 
-    @staticmethod
-    def _measure_environment() -> dict:
-        return {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "cuda": bool(torch.cuda.is_available()),
-            "mps": bool(torch.backends.mps.is_available()),
-            # platform.platform() would run `uname -p` in a subprocess: a fork of this whole process
-            "platform": "-".join((platform.system(), platform.release(), platform.machine())),
-        }
+    def make_view(self, header: dict, args: Any):
+        """A non-contiguous view of a tensor, kept here (tensors cross the boundary as compact copies)."""
+        base = args
+        if header["kind"] == "transpose":
+            view = base.T
+        elif header["kind"] == "columns":
+            view = base[:, : int(header["stop"])]
+        else:
+            raise ValueError(f"unknown view {header['kind']!r}")
+        return {"ok": True}, codec.RefToken(*self._ref_parts(view))
 
-    def environment_facts(self, header: dict, _args: Any):
-        facts = dict(self.environment)
-        for key, target in (("cuda", "torch.cuda.is_available"), ("mps", "torch.backends.mps.is_available")):
-            if target in self.patches:
-                facts[key] = bool(self.patches[target])
-        return {"ok": True}, facts
-
-    def patch(self, header: dict, _args: Any):
-        for target, value in header["values"].items():
-            owner, attribute = _torch_attribute(target)
-            self.originals.setdefault(target, (owner, attribute, getattr(owner, attribute)))
-            self.patches[target] = value
-            setattr(owner, attribute, _constant(value))
+    def substitute(self, header: dict, _args: Any):
+        """Bind notebook names to trusted stand-ins (see stand_ins) until restore_names."""
+        stand_ins = {str(name): build_stand_in(spec, name=str(name)) for name, spec in header["specs"].items()}
+        for name, function in stand_ins.items():
+            self.replaced_names.setdefault(name, self.namespace.get(name, _ABSENT))
+            self.namespace[name] = function
         return {"ok": True}, None
 
-    def unpatch(self, header: dict, _args: Any):
-        for owner, attribute, original in self.originals.values():
-            setattr(owner, attribute, original)
-        self.originals.clear()
-        self.patches.clear()
+    def restore_names(self, header: dict, _args: Any):
+        for name, original in self.replaced_names.items():
+            if original is _ABSENT:
+                self.namespace.pop(name, None)
+            else:
+                self.namespace[name] = original
+        self.replaced_names.clear()
+        return {"ok": True}, None
+
+    def simulate_machine(self, header: dict, _args: Any):
+        """Tell this process a consistent story about its accelerators (see simulated_hardware)."""
+        self.machine.apply(cuda=bool(header["cuda"]), mps=bool(header["mps"]),
+                           cuda_built=bool(header.get("cuda_built")), mps_built=bool(header.get("mps_built")))
+        return {"ok": True}, None
+
+    def restore_machine(self, header: dict, _args: Any):
+        self.machine.restore()
         return {"ok": True}, None
 
 
-def _torch_attribute(target: str) -> tuple[Any, str]:
-    if not target.startswith("torch."):
-        raise ValueError("only torch functions can be patched")
-    owner_path, _, attribute = target.rpartition(".")
-    owner: Any = torch
-    for part in owner_path.split(".")[1:]:
-        owner = getattr(owner, part)
-    return owner, attribute
-
-
-def _constant(value: Any):
-    def patched(*_args: Any, **_kwargs: Any) -> Any:
-        return value
-    return patched
+_ABSENT = object()
 
 
 def serve_notebook(sock: socket.socket, *, output_limit: int, reply_limit: int) -> None:

@@ -2,7 +2,7 @@
 
 NOTEBOOK = "01_setup"
 
-ALTERNATIVE = {
+_HAND_WRITTEN = {
     "version_at_least": '''
 import re
 
@@ -40,3 +40,22 @@ def environment_report() -> dict:
     return report
 ''',
 }
+
+# Asks about the build before the device, and counts CUDA devices: documented idioms that a
+# simulated machine must answer consistently.
+_BUILD_AND_COUNT = {
+    "environment_report": '''
+def environment_report() -> dict:
+    python_version = platform.python_version()
+    return {
+        "python": python_version,
+        "torch": torch.__version__,
+        "cuda": torch.backends.cuda.is_built() and torch.cuda.device_count() > 0,
+        "mps": torch.backends.mps.is_built() and torch.backends.mps.is_available(),
+        "python_ok": version_at_least(python_version, "3.10"),
+        "torch_ok": version_at_least(torch.__version__, "2.0"),
+    }
+''',
+}
+
+ALTERNATIVES = {"hand_written_versions": _HAND_WRITTEN, "build_and_count": _BUILD_AND_COUNT}

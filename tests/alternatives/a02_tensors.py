@@ -2,7 +2,7 @@
 
 NOTEBOOK = "02_tensors"
 
-ALTERNATIVE = {
+_CELLS = {
     "make_tensors": '''
 def make_tensors():
     values = list(range(1, 9))
@@ -31,3 +31,5 @@ def gram(t):
     return torch.matmul(t, t.transpose(0, 1))
 ''',
 }
+
+ALTERNATIVES = {"matmul_and_views": _CELLS}

@@ -2,7 +2,7 @@
 
 NOTEBOOK = "03_autograd"
 
-ALTERNATIVE = {
+_CELLS = {
     "logistic_forward": '''
 def logistic_forward(x1, w1, b):
     z = torch.add(torch.mul(w1, x1), b)
@@ -29,3 +29,5 @@ def backward_gradients(x1, w1, b, y):
     return params[0].grad, params[1].grad
 ''',
 }
+
+ALTERNATIVES = {"by_hand": _CELLS}

@@ -2,7 +2,7 @@
 
 NOTEBOOK = "04_mlp"
 
-ALTERNATIVE = {
+_CELLS = {
     "NeuralNetwork": '''
 class NeuralNetwork(nn.Module):
     def __init__(self, num_inputs, num_outputs):
@@ -92,3 +92,53 @@ def load_model(path, num_inputs, num_outputs):
     return model.eval()
 ''',
 }
+
+_INFERENCE_MODE = {
+    "NeuralNetwork": '''
+class NeuralNetwork(nn.Module):
+    def __init__(self, num_inputs, num_outputs):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(num_inputs, 30), nn.ReLU(inplace=True),
+            nn.Linear(30, 20), nn.ReLU(),
+            nn.Linear(20, num_outputs),
+        )
+
+    def forward(self, x):
+        logits = self.layers(x)
+        return logits
+''',
+    "train": '''
+def train(model, loader, epochs=3, lr=0.5):
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        for features, labels in loader:
+            optimizer.zero_grad()
+            loss = nn.CrossEntropyLoss()(model(features), labels)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss))
+    return losses
+''',
+    "compute_accuracy": '''
+def compute_accuracy(model, loader):
+    model = model.eval()
+    correct = torch.tensor(0)
+    count = 0
+    with torch.inference_mode():
+        for features, labels in loader:
+            correct += (model(features).max(dim=1).indices == labels).sum()
+            count += labels.shape[0]
+    return float(correct) / count
+''',
+    "save_model": '''
+from pathlib import Path
+
+def save_model(model, path):
+    torch.save(model.state_dict(), Path(path))
+''',
+}
+
+ALTERNATIVES = {"loops_by_hand": _CELLS, "inference_mode": _INFERENCE_MODE}

@@ -161,4 +161,23 @@ def environment_report() -> dict:
         loses=frozenset({"test_environment_report_keys_and_types", "test_environment_report_mps"}),
         message_contains="'mps'",
     ),
+    Mutant(
+        name="float_comparison",
+        defect="turns 'major.minor' into a float and compares those: 2.10 becomes 2.1, the patch is dropped",
+        cells={"version_at_least": '''
+def version_at_least(version: str, minimum: str) -> bool:
+    def as_float(text):
+        return float(".".join(text.split("+")[0].split(".")[:2]))
+    return as_float(version) >= as_float(minimum)
+'''},
+        # the '+cpu' label is not the cause: the local-label check must not blame it
+        loses=frozenset({"test_version_at_least_simple_cases", "test_version_at_least_multi_digit_parts",
+                         "test_version_at_least_pre_releases"}),
+    ),
+    Mutant(
+        name="cuda_from_the_build",
+        defect="reports whether PyTorch was built with CUDA instead of whether a GPU is usable",
+        cells={"environment_report": _report(cuda="torch.backends.cuda.is_built()")},
+        loses=frozenset({"test_environment_report_cuda"}),
+    ),
 ]

@@ -227,4 +227,38 @@ def to_float32(t):
         loses=frozenset({"test_to_float32_random_integers"}),
         message_contains="changed its input",
     ),
+    Mutant(
+        name="gram_promotes_int32",
+        defect="computes integer products in int64, so an int32 input gives an int64 result",
+        cells={"gram": '''
+def gram(t):
+    if not t.is_floating_point():
+        t = t.long()
+    return t @ t.T
+'''},
+        loses=frozenset({"test_gram_keeps_dtype"}),
+        message_contains="torch.int32",
+    ),
+    Mutant(
+        name="make_tensors_int32",
+        defect="asks for dtype=torch.int32 instead of keeping the default int64",
+        cells={"make_tensors": '''
+def make_tensors():
+    kind = torch.int32
+    return (torch.tensor(1, dtype=kind), torch.tensor([1, 2, 3], dtype=kind),
+            torch.tensor([[1, 2], [3, 4]], dtype=kind),
+            torch.tensor([[[1, 2], [3, 4]], [[5, 6], [7, 8]]], dtype=kind))
+'''},
+        loses=frozenset({"test_make_tensors_dtype"}),
+        message_contains="do not pass another dtype",
+    ),
+    Mutant(
+        name="transpose_to_float",
+        defect="converts the matrix to float32 before transposing",
+        cells={"transpose": '''
+def transpose(t):
+    return t.float().T
+'''},
+        loses=frozenset({"test_transpose_book_example", "test_transpose_random_matrices"}),
+    ),
 ]

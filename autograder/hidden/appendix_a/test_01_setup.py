@@ -1,13 +1,19 @@
 """Hidden checks for 01_setup.ipynb: version comparison and the environment report (A.1.3).
 
 ``version_at_least`` is compared with ``packaging.version.Version`` on random version
-strings, one family of tricky strings per check.  ``environment_report`` is compared with
-the facts the trusted runner measured in the notebook process before any student cell
-ran (``nb.environment()``); GPU and MPS availability are simulated by patching torch's
-availability functions.
+strings, one family of tricky strings per check, plus fixed edge cases.  A check about
+one feature (a local label, a missing part) charges only the answers that go wrong
+*because of* that feature: the same versions without it are asked too, and a pair the
+student also gets wrong without the feature belongs to another check.
+
+``environment_report`` is compared with facts of the grader's own interpreter (the
+notebook process runs the same Python and torch) and, for the hardware flags, with
+simulated machines whose every torch answer agrees (``nb.simulated_machine``).
 """
 
 from __future__ import annotations
+
+import platform
 
 import pytest
 import torch
@@ -34,14 +40,36 @@ def _reference(version: str, minimum: str) -> bool:
     return Version(version) >= Version(minimum)
 
 
-def _judge_pairs(nb, pairs, *, defect: str) -> None:
-    """Call version_at_least on every pair; fail naming ``defect`` on the first wrong answer."""
+def _answer(nb, version: str, minimum: str) -> bool:
+    got = nb.call("version_at_least", version, minimum)
+    if type(got) is not bool:
+        fail(f"version_at_least should return True or False (a bool), but returned {describe(got)}")
+    return got
+
+
+def _judge_pairs(nb, pairs, *, defect: str, without=None) -> None:
+    """Call version_at_least on every pair; fail naming ``defect`` on a wrong answer.
+
+    ``without(version) -> version`` removes the feature this check is about.  A wrong
+    answer counts only when the student answers the pair without the feature correctly
+    (otherwise the mistake lies in plain comparisons, which other checks judge).  So
+    that a function that is right by chance cannot pass, the pairs judged must include
+    both a True and a False answer.
+    """
+    judged: set[bool] = set()
     for version, minimum in pairs:
-        got = nb.version_at_least(version, minimum)
-        if type(got) is not bool:
-            fail(f"version_at_least should return True or False (a bool), but returned {describe(got)}")
-        if got != _reference(version, minimum):
+        want = _reference(version, minimum)
+        got = _answer(nb, version, minimum)
+        if without is not None:
+            plain = (without(version), without(minimum))
+            if _answer(nb, *plain) != _reference(*plain):
+                continue
+        judged.add(want)
+        if got != want:
             fail(f"version_at_least gave a wrong answer {defect}")
+    if without is not None and judged != {True, False}:
+        fail("version_at_least gives wrong answers for plain versions such as 2.3.1, so this case "
+             "cannot be judged: fix the plain comparison first (see the other version checks)")
 
 
 def _release(rng: torch.Generator, parts: int, high: int = 9) -> list[int]:
@@ -50,6 +78,12 @@ def _release(rng: torch.Generator, parts: int, high: int = 9) -> list[int]:
 
 def _text(parts: list[int]) -> str:
     return ".".join(str(p) for p in parts)
+
+
+def _padded(text: str) -> str:
+    """The version with three release parts, so that both sides of a pair have the same length."""
+    parts = text.split(".")
+    return ".".join(parts + ["0"] * (3 - len(parts)))
 
 
 # ------------------------------------------------------------------ version_at_least
@@ -64,6 +98,7 @@ def test_version_at_least_simple_cases(nb, rng):
         pairs += [(_text(a), _text(b)), (_text(b), _text(a))]
     same = _text(_release(rng, 3))
     pairs.append((same, same))
+    pairs += [("2.3.1", "2.3.0"), ("2.3.0", "2.3.1"), ("1.9.9", "2.0.0"), ("3.0.0", "2.9.9")]
     _judge_pairs(nb, pairs, defect="for plain versions such as 2.3.1 (an equal version counts as 'at least')")
 
 
@@ -79,6 +114,7 @@ def test_version_at_least_multi_digit_parts(nb, rng):
         patch_big = [major, _int(rng, 0, 9), _int(rng, 10, 40)]
         patch_small = [patch_big[0], patch_big[1], _int(rng, 2, 9)]
         pairs += [(_text(patch_big), _text(patch_small)), (_text(patch_small), _text(patch_big))]
+    pairs += [("2.10.0", "2.9.1"), ("2.9.1", "2.10.0"), ("10.0.0", "9.0.0")]
     _judge_pairs(nb, pairs, defect="when a part has two or more digits: compare the parts as numbers, "
                                    "not the strings character by character")
 
@@ -98,8 +134,11 @@ def test_version_at_least_local_tags(nb, rng):
             (version, f"{major}.{minor + 1}"),
             (f"{major}.{minor}.{patch}+cu{_int(rng, 110, 129)}", f"{major}.{minor}.{_int(rng, 5, 9)}"),
         ]
+    pairs += [("2.13.0+cpu", "2.13.0"), ("2.13.0+cpu", "2.13.1"), ("2.4.1+cu121", "2.4.2"),
+              ("2.4.1+cu121", "2.4.1")]  # fixed edge cases: equal and next patch
     _judge_pairs(nb, pairs, defect="for a version with a local label such as '+cpu' or '+cu121' "
-                                   "(the label after '+' is not part of the number)")
+                                   "(the label after '+' is not part of the number)",
+                 without=lambda text: text.partition("+")[0])
 
 
 @pytest.mark.grade(1, fn="version_at_least")
@@ -113,6 +152,7 @@ def test_version_at_least_pre_releases(nb, rng):
         pairs += [(pre, release), (release, pre), (pre, pre)]
         pairs += [(f"{release}a{_int(rng, 0, 3)}", f"{release}rc{_int(rng, 0, 3)}")]
         pairs += [(f"{release}rc{_int(rng, 0, 3)}", f"{release}a{_int(rng, 0, 3)}")]
+    pairs += [("2.1.0a0", "2.1.0"), ("2.1.0", "2.1.0rc1"), ("2.1.0rc1", "2.1.0b2")]
     _judge_pairs(nb, pairs, defect="for a pre-release such as '2.1.0a0' or '2.1.0rc1', which comes "
                                    "before the final '2.1.0'")
 
@@ -127,15 +167,17 @@ def test_version_at_least_different_lengths(nb, rng):
         pairs += [(short, f"{short}.0"), (f"{short}.0", short), (short, f"{short}.{_int(rng, 1, 9)}"),
                   (f"{short}.{_int(rng, 1, 9)}", short), (f"{major}", f"{major}.0.0"),
                   (f"{major}.{minor + 1}", f"{short}.{_int(rng, 1, 9)}")]
+    pairs += [("2", "2.0.0"), ("2.0.0", "2"), ("2.1", "2.0.9"), ("2.0.9", "2.1")]
     _judge_pairs(nb, pairs, defect="when the two versions have a different number of parts "
-                                   "(missing parts count as 0: '2.0' is the same as '2.0.0')")
+                                   "(missing parts count as 0: '2.0' is the same as '2.0.0')",
+                 without=_padded)
 
 
 # ------------------------------------------------------------------ environment_report
 
 
 def _report(nb) -> dict:
-    report = nb.environment_report()
+    report = nb.call("environment_report")
     if not isinstance(report, dict):
         fail(f"environment_report should return a dict, but returned {describe(report)}")
     return report
@@ -154,7 +196,7 @@ def _as_text(value):
 
 @pytest.mark.grade(1, fn="environment_report")
 def test_environment_report_keys_and_types(nb):
-    """The dict has exactly the six keys, version strings as str and the four flags as bool."""
+    """The dict has exactly the six keys, the versions as the right str and the four flags as bool."""
     report = _report(nb)
     missing = [key for key in KEYS if key not in report]
     if missing:
@@ -168,12 +210,15 @@ def test_environment_report_keys_and_types(nb):
     for key in FLAGS:
         if type(report[key]) is not bool:
             fail(f"report[{key!r}] should be True or False (a bool), but it is {describe(report[key])}")
+    # a structure is worth points only holding right answers: the flags of this machine
+    if report["python_ok"] is not True or report["torch_ok"] is not True:
+        fail("python_ok and torch_ok should be True on the grading machine (Python 3.10+, PyTorch 2.0+)")
 
 
 @pytest.mark.grade(1, fn="environment_report")
 def test_environment_report_versions(nb):
     """report["python"] and report["torch"] are the versions of the running Python and PyTorch."""
-    facts = nb.environment()
+    facts = _grader_facts()
     report = _report(nb)
     python = _as_text(_entry(report, "python"))
     if python != facts["python"]:
@@ -186,19 +231,29 @@ def test_environment_report_versions(nb):
 @pytest.mark.grade(1, fn="environment_report")
 def test_environment_report_version_flags(nb):
     """python_ok and torch_ok say whether Python >= 3.10 and PyTorch >= 2.0."""
-    facts = nb.environment()
+    facts = _grader_facts()
     report = _report(nb)
-    if _entry(report, "python_ok") != (Version(facts["python"]) >= Version("3.10")):
-        fail('report["python_ok"] is wrong: it should say whether the Python version is 3.10 or newer')
-    if _entry(report, "torch_ok") != (Version(facts["torch"]) >= Version("2.0")):
-        fail('report["torch_ok"] is wrong: it should say whether the PyTorch version is 2.0 or newer')
+    for key, version, minimum, name in (("python_ok", facts["python"], "3.10", "Python"),
+                                        ("torch_ok", facts["torch"], "2.0", "PyTorch")):
+        value = _entry(report, key)
+        if value != (Version(version) >= Version(minimum)):
+            fail(f'report["{key}"] is wrong: it should say whether the {name} version is {minimum} or newer')
 
 
-def _follows(nb, key: str, target: str, other: str, label: str) -> None:
-    for available in (True, False):
-        with nb.patched({target: available, other: False}):
-            report = _report(nb)
-            value = _entry(report, key)
+def _grader_facts() -> dict:
+    """The notebook process runs the grader's own interpreter and torch: read them here, trusted."""
+    return {"python": platform.python_version(), "torch": str(torch.__version__)}
+
+
+def _follows(nb, key: str, target: str, label: str) -> None:
+    """report[key] on simulated machines with and without the device (and with the other one)."""
+    # the absent backends are built (a CUDA wheel without a GPU): is_built() is no answer
+    machines = [{"cuda": True, "mps": False, "mps_built": True}, {"cuda": False, "mps": True, "cuda_built": True},
+                {"cuda": False, "mps": False, "cuda_built": True, "mps_built": True}]
+    for machine in machines:
+        with nb.simulated_machine(**machine):
+            value = _entry(_report(nb), key)
+        available = machine[key]
         if value != available or type(value) is not bool:
             state = "available" if available else "not available"
             fail(f'report["{key}"] is wrong when {label} is {state}: call {target}() inside '
@@ -208,10 +263,10 @@ def _follows(nb, key: str, target: str, other: str, label: str) -> None:
 @pytest.mark.grade(1, fn="environment_report")
 def test_environment_report_cuda(nb):
     """report["cuda"] follows torch.cuda.is_available(), on machines with and without a GPU."""
-    _follows(nb, "cuda", "torch.cuda.is_available", "torch.backends.mps.is_available", "a CUDA GPU")
+    _follows(nb, "cuda", "torch.cuda.is_available", "a CUDA GPU")
 
 
 @pytest.mark.grade(1, fn="environment_report")
 def test_environment_report_mps(nb):
     """report["mps"] follows torch.backends.mps.is_available(), on Macs with and without MPS."""
-    _follows(nb, "mps", "torch.backends.mps.is_available", "torch.cuda.is_available", "Apple's MPS backend")
+    _follows(nb, "mps", "torch.backends.mps.is_available", "Apple's MPS backend")

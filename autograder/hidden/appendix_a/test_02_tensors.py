@@ -2,7 +2,12 @@
 
 Every function is tried on the book's example and on random tensors (shapes, dtypes and
 values drawn from ``rng``), compared with a reference computed here.  Tensors cross to
-the notebook process with their strides, so a transposed matrix arrives non-contiguous.
+the notebook process as compact copies; non-contiguous inputs (a transposed matrix, a
+slice of columns) are made there with ``nb.view_in_notebook``.
+Fixed edge cases run every time next to the random ones: every dtype the notebook
+promises to keep (int32 included), single rows and columns, empty and 0-d tensors.
+A check about one aspect (a dtype, a shape) awards its points only when the answer is
+also recognisably the asked-for one, so that a placeholder earns nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.grading.judge import StudentError, describe, expect_tensor, fail, meta
+from autograder.grading.judge import StudentError, describe, expect_tensor, fail, matching_variant, meta
 
 NOTEBOOK = "02_tensors"
 
@@ -58,11 +63,18 @@ def _plain(value, what: str) -> torch.Tensor:
     return value
 
 
+def _same_elements(result: torch.Tensor, t: torch.Tensor, what: str) -> None:
+    """Fail unless ``result`` holds the elements of ``t`` (in any order): the answer is recognisable."""
+    if result.numel() != t.numel() or not torch.equal(result.reshape(-1).double().sort().values,
+                                                      t.reshape(-1).double().sort().values):
+        fail(f"{what} should hold the elements of t")
+
+
 # ------------------------------------------------------------------ make_tensors
 
 
 def _four_tensors(nb) -> tuple:
-    result = nb.make_tensors()
+    result = nb.call("make_tensors")
     if not isinstance(result, (tuple, list)):
         fail(f"make_tensors should return a tuple of four tensors, but returned {describe(result)}")
     if len(result) != 4:
@@ -73,12 +85,26 @@ def _four_tensors(nb) -> tuple:
     return tuple(result)
 
 
+def _holds_the_book_numbers(items: tuple) -> None:
+    """Fail unless the four tensors hold the book's numbers (in any order, shape or dtype).
+
+    Aspect checks (structure, dtype) award points only to an answer built from the
+    right numbers; which tensor comes where is the business of the shape and value checks.
+    """
+    found = sorted(sorted(float(v) for v in item.reshape(-1).tolist()) for item in items)
+    wanted = sorted(sorted(float(v) for v in values) for values in VALUES)
+    if found != wanted:
+        fail("make_tensors should build the four tensors from the numbers given in the notebook")
+
+
 @pytest.mark.grade(1, fn="make_tensors")
 def test_make_tensors_structure(nb):
-    """make_tensors returns a tuple of four plain torch.Tensor objects."""
-    for index, item in enumerate(_four_tensors(nb)):
+    """make_tensors returns a tuple of four plain torch.Tensor objects holding the book's numbers."""
+    items = _four_tensors(nb)
+    for index, item in enumerate(items):
         if meta(item).type_name != "torch.Tensor":
             fail(f"item {index} returned by make_tensors is a {meta(item).type_name}, not a plain torch.Tensor")
+    _holds_the_book_numbers(items)
 
 
 @pytest.mark.grade(1, fn="make_tensors")
@@ -101,10 +127,17 @@ def test_make_tensors_values(nb):
 @pytest.mark.grade(1, fn="make_tensors")
 def test_make_tensors_dtype(nb):
     """All four tensors are torch.int64, the dtype PyTorch picks for Python integers."""
-    for index, item in enumerate(_four_tensors(nb)):
-        if meta(item).dtype != torch.int64:
-            fail(f"item {index} returned by make_tensors has dtype {meta(item).dtype}; build it from "
+    items = _four_tensors(nb)
+    for index, item in enumerate(items):
+        dtype = meta(item).dtype
+        if dtype == torch.int64:
+            continue
+        if dtype.is_floating_point or dtype.is_complex:
+            fail(f"item {index} returned by make_tensors has dtype {dtype}; build it from "
                  "Python integers (1, not 1.0) so that it is torch.int64")
+        fail(f"item {index} returned by make_tensors has dtype {dtype}; keep the dtype torch.tensor picks "
+             "for Python integers, torch.int64 (do not pass another dtype or convert the tensor)")
+    _holds_the_book_numbers(items)
 
 
 # ------------------------------------------------------------------ to_float32
@@ -114,7 +147,7 @@ def test_make_tensors_dtype(nb):
 def test_to_float32_book_example(nb):
     """The book's integer vector [1, 2, 3] becomes a float32 vector."""
     t = torch.tensor([1, 2, 3])
-    expect_tensor(nb.to_float32(t), t.to(torch.float32), what="to_float32(t)")
+    expect_tensor(nb.call("to_float32", t), t.to(torch.float32), what="to_float32(t)")
 
 
 @pytest.mark.grade(1, fn="to_float32")
@@ -131,10 +164,11 @@ def test_to_float32_random_integers(nb, rng):
 
 @pytest.mark.grade(1, fn="to_float32")
 def test_to_float32_from_float64(nb, rng):
-    """A float64 vector becomes float32 (a float input must be converted too)."""
-    t = _random_tensor(rng, (_int(rng, 2, 12),), torch.float64)
-    expect_tensor(nb.to_float32(t), t.to(torch.float32), what="to_float32(t) for a float64 vector",
-                  hint="the values should be those of t rounded to float32")
+    """Vectors of other dtypes (float64, float16, int32, bool) become float32 too."""
+    for dtype in (torch.float64, torch.float16, torch.int32, torch.bool):
+        t = _random_tensor(rng, (_int(rng, 2, 12),), dtype)
+        expect_tensor(nb.call("to_float32", t), t.to(torch.float32), what=f"to_float32(t) for a {dtype} vector",
+                      hint="the values should be those of t as float32")
 
 
 @pytest.mark.grade(1, fn="to_float32")
@@ -147,7 +181,7 @@ def test_to_float32_any_shape(nb, rng):
     ]
     for t in cases:
         kind = "an empty tensor" if t.numel() == 0 else f"a {t.dim()}-d tensor"
-        expect_tensor(nb.to_float32(t), t.to(torch.float32), what=f"to_float32(t) for {kind}")
+        expect_tensor(nb.call("to_float32", t), t.to(torch.float32), what=f"to_float32(t) for {kind}")
 
 
 # ------------------------------------------------------------------ reshape_to
@@ -163,7 +197,7 @@ def _divisor_pair(rng: torch.Generator, n: int, avoid_rows: int | None = None) -
 def test_reshape_to_book_example(nb):
     """The book's 2x3 matrix reshaped to 3x2."""
     t = torch.tensor(BOOK_MATRIX)
-    expect_tensor(nb.reshape_to(t, 3, 2), t.reshape(3, 2), what="reshape_to(t, 3, 2)",
+    expect_tensor(nb.call("reshape_to", t, 3, 2), t.reshape(3, 2), what="reshape_to(t, 3, 2)",
                   hint="the elements must keep their row-major order (a reshape is not a transpose)")
 
 
@@ -174,7 +208,7 @@ def test_reshape_to_random_matrices(nb, rng):
         r, c = _int(rng, 2, 6), _int(rng, 2, 6)
         t = _random_tensor(rng, (r, c), _pick(rng, [torch.int64, torch.float32]))
         rows, cols = _divisor_pair(rng, r * c)
-        expect_tensor(nb.reshape_to(t, rows, cols), t.reshape(rows, cols), what="reshape_to(t, rows, cols)",
+        expect_tensor(nb.call("reshape_to", t, rows, cols), t.reshape(rows, cols), what="reshape_to(t, rows, cols)",
                       hint="the elements must keep their row-major order (a reshape is not a transpose)")
 
 
@@ -184,11 +218,15 @@ def test_reshape_to_non_contiguous(nb, rng):
     r, c = _int(rng, 2, 6), _int(rng, 2, 6)
     base = _random_tensor(rng, (c, r), torch.int64)
     wide = _random_tensor(rng, (r, c + _int(rng, 1, 3)), torch.float32)
-    for t in (base.T, wide[:, :c]):
-        assert not t.is_contiguous()
-        rows, cols = _divisor_pair(rng, r * c, avoid_rows=r)
+    views = [(base.T, nb.view_in_notebook(base, transpose=True)),
+             (wide[:, :c], nb.view_in_notebook(wide, columns=c))]
+    cases = []
+    for t, ref in views:
+        # fixed: flattening into one row or column never works as a view of these layouts
+        cases += [(t, ref, 1, r * c), (t, ref, r * c, 1), (t, ref, *_divisor_pair(rng, r * c, avoid_rows=r))]
+    for t, ref, rows, cols in cases:
         try:
-            result = nb.reshape_to(t, rows, cols)
+            result = nb.call("reshape_to", ref, rows, cols)
         except StudentError as error:
             fail(f"reshape_to raised {error.exc_type} for a non-contiguous input (such as a transposed "
                  "matrix): .view() only works on contiguous tensors, .reshape() works on any tensor")
@@ -203,10 +241,11 @@ def test_reshape_to_keeps_dtype(nb, rng):
         r, c = _int(rng, 2, 5), _int(rng, 2, 5)
         t = _random_tensor(rng, (r, c), dtype)
         rows, cols = _divisor_pair(rng, r * c)
-        result = _plain(nb.reshape_to(t, rows, cols), "reshape_to(t, rows, cols)")
+        result = _plain(nb.call("reshape_to", t, rows, cols), "reshape_to(t, rows, cols)")
         if meta(result).dtype != dtype:
             fail(f"reshape_to returned dtype {meta(result).dtype} for a {dtype} input; it should keep the "
                  "dtype (reshape the tensor itself instead of rebuilding it from a list)")
+        _same_elements(result, t, "reshape_to(t, rows, cols)")
 
 
 @pytest.mark.grade(1, fn="reshape_to")
@@ -216,7 +255,7 @@ def test_reshape_to_any_input_rank(nb, rng):
     cases = [_random_tensor(rng, (a * b * c,), torch.int64), _random_tensor(rng, (a, b, c), torch.int64)]
     for t in cases:
         rows, cols = _divisor_pair(rng, t.numel())
-        expect_tensor(nb.reshape_to(t, rows, cols), t.reshape(rows, cols),
+        expect_tensor(nb.call("reshape_to", t, rows, cols), t.reshape(rows, cols),
                       what=f"reshape_to(t, rows, cols) for a {t.dim()}-d t")
 
 
@@ -227,18 +266,18 @@ def test_reshape_to_any_input_rank(nb, rng):
 def test_transpose_book_example(nb):
     """The transpose of the book's 2x3 matrix."""
     t = torch.tensor(BOOK_MATRIX)
-    expect_tensor(nb.transpose(t), t.T, what="transpose(t)",
+    expect_tensor(nb.call("transpose", t), t.T, what="transpose(t)",
                   hint="row i of t must become column i of the result (a reshape keeps the wrong order)")
 
 
 @pytest.mark.grade(1, fn="transpose")
 def test_transpose_random_matrices(nb, rng):
     """Random non-square matrices of several dtypes."""
-    for dtype in (torch.int64, torch.float32, torch.float64):
+    for dtype in (torch.int64, torch.int32, torch.float32, torch.float64, torch.bool):
         r = _int(rng, 2, 6)
         c = _pick(rng, [n for n in range(2, 7) if n != r])
         t = _random_tensor(rng, (r, c), dtype)
-        expect_tensor(nb.transpose(t), t.T, what="transpose(t)",
+        expect_tensor(nb.call("transpose", t), t.T, what="transpose(t)",
                       hint="row i of t must become column i of the result")
 
 
@@ -248,7 +287,7 @@ def test_transpose_single_row_or_column(nb, rng):
     n = _int(rng, 2, 8)
     for shape, kind in (((1, n), "single-row"), ((n, 1), "single-column")):
         t = _random_tensor(rng, shape, torch.float32)
-        expect_tensor(nb.transpose(t), t.T, what=f"transpose(t) for a {kind} matrix",
+        expect_tensor(nb.call("transpose", t), t.T, what=f"transpose(t) for a {kind} matrix",
                       hint="keep both dimensions (do not squeeze)")
 
 
@@ -259,7 +298,7 @@ def test_transpose_single_row_or_column(nb, rng):
 def test_gram_book_example(nb):
     """The book's 2x3 matrix times its transpose."""
     t = torch.tensor(BOOK_MATRIX)
-    expect_tensor(nb.gram(t), t @ t.T, what="gram(t)", hint="compute t @ t.T (not t.T @ t)")
+    expect_tensor(nb.call("gram", t), t @ t.T, what="gram(t)", hint="compute t @ t.T (not t.T @ t)")
 
 
 @pytest.mark.grade(1, fn="gram")
@@ -269,18 +308,25 @@ def test_gram_random_matrices(nb, rng):
         r = _int(rng, 2, 6)
         c = _pick(rng, [n for n in range(2, 7) if n != r])
         t = _random_tensor(rng, (r, c), torch.float32)
-        expect_tensor(nb.gram(t), t @ t.T, what="gram(t) for a random rows x cols matrix", atol=1e-4, rtol=1e-5,
+        expect_tensor(nb.call("gram", t), t @ t.T, what="gram(t) for a random rows x cols matrix", atol=1e-4, rtol=1e-5,
                       hint="compute t @ t.T (not t.T @ t)")
 
 
 @pytest.mark.grade(1, fn="gram")
 def test_gram_keeps_dtype(nb, rng):
-    """The product has the dtype of the input (int64 and float64 inputs)."""
-    for dtype in (torch.int64, torch.float64):
+    """The product has the dtype of the input (int32, int64, float32 and float64 inputs)."""
+    for dtype in (torch.int32, torch.int64, torch.float32, torch.float64):
         t = _random_tensor(rng, (_int(rng, 2, 5), _int(rng, 2, 5)), dtype)
-        result = _plain(nb.gram(t), "gram(t)")
+        if not dtype.is_floating_point:
+            t = t % 50  # small values: an int32 product cannot overflow
+        result = _plain(nb.call("gram", t), "gram(t)")
         if meta(result).dtype != dtype:
-            fail(f"gram returned dtype {meta(result).dtype} for a {dtype} input; keep the dtype of t")
+            fail(f"gram returned dtype {meta(result).dtype} for a {dtype} input; keep the dtype of t "
+                 "(multiply t itself, without converting it)")
+        # the dtype is worth its point only on a real product: t @ t.T, or the check of its order elsewhere
+        want = t.double() @ t.double().T
+        if matching_variant(result, {"": want, "order": t.double().T @ t.double()}, atol=1e-2, rtol=1e-3) is None:
+            fail("gram(t) should return the matrix product of t and its transpose")
 
 
 @pytest.mark.grade(1, fn="gram")
@@ -289,5 +335,5 @@ def test_gram_single_row_or_column(nb, rng):
     n = _int(rng, 2, 6)
     for shape, kind in (((1, n), "single-row"), ((n, 1), "single-column")):
         t = _random_tensor(rng, shape, torch.int64)
-        expect_tensor(nb.gram(t), t @ t.T, what=f"gram(t) for a {kind} matrix",
+        expect_tensor(nb.call("gram", t), t @ t.T, what=f"gram(t) for a {kind} matrix",
                       hint="keep t 2-d (do not squeeze) and compute t @ t.T")

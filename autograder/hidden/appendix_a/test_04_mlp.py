@@ -14,7 +14,6 @@ import torch
 
 from appendix_a_reference import (
     as_float,
-    expected_module_table,
     mean_batch_accuracy,
     mlp_layers,
     model_from_state,
@@ -23,11 +22,20 @@ from appendix_a_reference import (
     random_state_dict,
     reference_accuracy,
     reference_loader_batches,
-    reference_mlp,
     reference_train,
     sequential_batches,
 )
-from autograder.grading.judge import StudentError, expect_number, expect_tensor, fail
+from autograder.grading.judge import (
+    StudentError,
+    describe,
+    expect_number,
+    expect_tensor,
+    fail,
+    matching_variant,
+    same_tensor,
+)
+from autograder.sandbox.client import Ref
+from autograder.sandbox.errors import SandboxError
 
 NOTEBOOK = "04_mlp"
 
@@ -61,52 +69,127 @@ def _small_net(rng: torch.Generator, num_features: int, num_classes: int) -> lis
 
 
 # ====================================================================== NeuralNetwork
+#
+# Structure is judged from data and behaviour, never from the notebook's own description
+# of its modules: the parameter names and shapes come from the state_dict (tensors read
+# with weights_only=True), and the layer types from what the network computes compared
+# with trusted computations on the same weights.  Each check owns one aspect:
+#   layer_sizes     the shapes of the three Linear layers, in order;
+#   layer_types     self.layers is one nn.Sequential computing Linear-ReLU-Linear-ReLU-Linear;
+#   forward         forward(x) returns what self.layers computes, for every batch size.
+
+_LAYOUT = ("layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias",
+           "layers.4.weight", "layers.4.bias")
 
 
-def _children(description) -> list:
-    """The direct children of ``layers`` in registration order."""
-    return [info for info in description.modules
-            if info.path.startswith("layers.") and info.path.count(".") == 1]
-
-
-def _describe_network(nb, num_inputs: int, num_outputs: int):
-    model = nb.NeuralNetwork(num_inputs, num_outputs)
-    description = nb.describe_module(model)
-    if not description.is_module:
+def _network(nb, num_inputs: int, num_outputs: int):
+    """The student's network and its state_dict (fails if it is not a module with parameters)."""
+    model = nb.call("NeuralNetwork", num_inputs, num_outputs)
+    if not isinstance(model, Ref):
+        fail("NeuralNetwork(num_inputs, num_outputs) should create a model object (an nn.Module)")
+    try:
+        state = nb.state_dict(model)
+    except SandboxError:
         fail("NeuralNetwork(num_inputs, num_outputs) did not create an nn.Module: "
              "derive the class from nn.Module and call super().__init__()")
-    by_path = {info.path: info for info in description.modules}
-    if "layers" not in by_path:
-        fail("NeuralNetwork has no submodule called `layers`: store the nn.Sequential in self.layers")
-    if by_path["layers"].class_name != "Sequential":
-        fail("self.layers should be an nn.Sequential holding the five layers")
-    return model, description
+    return model, _as_mapping(state, "the state_dict of NeuralNetwork")
+
+
+def _linear_chain(state: dict) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(weight, bias) of each Linear-like layer, in registration order, from a state_dict."""
+    chain, tensors = [], list(state.values())
+    index = 0
+    while index + 1 < len(tensors):
+        weight, bias = tensors[index], tensors[index + 1]
+        if weight.dim() == 2 and bias.dim() == 1 and bias.shape[0] == weight.shape[0]:
+            chain.append((weight, bias))
+            index += 2
+        else:
+            index += 1
+    return chain
+
+
+_ACTIVATIONS = {"relu": torch.relu, "none": lambda h: h, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+
+
+def _compute(chain, x: torch.Tensor, hidden: tuple[str, ...], output: str = "none") -> torch.Tensor:
+    """What a chain of Linear layers computes with the given activations between them and after."""
+    h = x
+    for index, (weight, bias) in enumerate(chain):
+        h = h @ weight.T + bias
+        h = _ACTIVATIONS[hidden[index] if index < len(chain) - 1 else output](h)
+    return h
+
+
+def _inputs(rng: torch.Generator, batch: int, num_inputs: int) -> torch.Tensor:
+    # spread out, so that every hidden unit is negative for some rows: a missing ReLU shows
+    return torch.randn(batch, num_inputs, generator=rng) * 3
+
+
+def _layers_of(model: Ref):
+    """The student's self.layers as a Ref, or None."""
+    try:
+        layers = model.get("layers")
+    except StudentError:
+        return None
+    return layers if isinstance(layers, Ref) else None
 
 
 @pytest.mark.grade(2, fn="NeuralNetwork")
 def test_NeuralNetwork_layer_types(nb, rng):
-    """self.layers is an nn.Sequential of Linear, ReLU, Linear, ReLU, Linear."""
+    """self.layers is one nn.Sequential computing Linear, ReLU, Linear, ReLU, Linear (no ReLU after the output)."""
     num_inputs, num_outputs = _sizes(rng)
-    _, description = _describe_network(nb, num_inputs, num_outputs)
-    found = [info.class_name for info in _children(description)]
-    wanted = ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
-    if found != wanted:
-        fail("self.layers should contain exactly Linear, ReLU, Linear, ReLU, Linear in this order; "
-             f"yours contains {', '.join(found) or 'nothing'}. Each hidden layer needs a ReLU after it, "
-             "and the output layer needs none.")
+    model, state = _network(nb, num_inputs, num_outputs)
+    names = [key for key in state if key.endswith((".weight", ".bias"))]
+    layers = _layers_of(model)
+    if layers is None or not all(name.startswith("layers.") for name in names) or not names:
+        fail("NeuralNetwork should keep its layers in one nn.Sequential stored as self.layers "
+             "(parameters named layers.0.weight, ..., layers.4.bias)")
+    if not layers.type_name.endswith("Sequential"):
+        fail("self.layers should be an nn.Sequential holding the five layers")
+    chain = _linear_chain(state)
+    if len(chain) != 3:
+        fail("self.layers should hold three Linear layers (Linear, ReLU, Linear, ReLU, Linear)")
+    x = _inputs(rng, 8, num_inputs)
+    found = layers(x)
+    wanted = _compute(chain, x, ("relu", "relu"))
+    mistakes = {}
+    for first in _ACTIVATIONS:
+        for second in _ACTIVATIONS:
+            for output in ("none", "relu"):
+                if (first, second, output) == ("relu", "relu", "none"):
+                    continue
+                problems = []
+                if first != "relu":
+                    problems.append("the first hidden layer is not followed by a ReLU"
+                                    if first == "none" else f"the first hidden layer uses {first}, not ReLU")
+                if second != "relu":
+                    problems.append("the second hidden layer is not followed by a ReLU"
+                                    if second == "none" else f"the second hidden layer uses {second}, not ReLU")
+                if output == "relu":
+                    problems.append("the output layer is followed by a ReLU (logits may be negative)")
+                mistakes["; ".join(problems)] = _compute(chain, x, (first, second), output)
+    if isinstance(found, torch.Tensor):
+        diagnosis = matching_variant(found, mistakes, atol=1e-5, rtol=1e-4)
+        if diagnosis and matching_variant(found, {"": wanted}, atol=1e-5, rtol=1e-4) is None:
+            fail(f"self.layers should be Linear, ReLU, Linear, ReLU, Linear: {diagnosis}")
+    if not same_tensor(found, wanted, atol=1e-5, rtol=1e-4):
+        fail("self.layers does not compute Linear, ReLU, Linear, ReLU, Linear: each hidden layer needs a "
+             "ReLU after it, the output layer none, and nothing else in between")
+    if [name for name in names] != list(_LAYOUT):
+        fail("self.layers should contain exactly Linear, ReLU, Linear, ReLU, Linear in this order "
+             "(the parameters should be layers.0, layers.2 and layers.4)")
 
 
 @pytest.mark.grade(2, fn="NeuralNetwork")
 def test_NeuralNetwork_layer_sizes(nb, rng):
     """The Linear layers map num_inputs -> 30 -> 20 -> num_outputs (also for the book's NeuralNetwork(50, 3))."""
     for num_inputs, num_outputs in ((50, 3), _sizes(rng)):
-        _, description = _describe_network(nb, num_inputs, num_outputs)
-        linears = [(info.in_features, info.out_features)
-                   for info in _children(description) if info.class_name == "Linear"]
-        wanted = [(row[2], row[3]) for row in expected_module_table(num_inputs, num_outputs)
-                  if row[1] == "Linear"]
-        if len(linears) != len(wanted):
-            fail("NeuralNetwork should have three Linear layers in self.layers")
+        _, state = _network(nb, num_inputs, num_outputs)
+        linears = [(weight.shape[1], weight.shape[0]) for weight, _ in _linear_chain(state)]
+        wanted = [(num_inputs, 30), (30, 20), (20, num_outputs)]
+        if len(linears) != 3:
+            fail(f"NeuralNetwork should have three Linear layers; it has {len(linears)}")
         if linears[0][0] != num_inputs:
             fail("the first Linear layer should take num_inputs features")
         if linears[-1][1] != num_outputs:
@@ -120,63 +203,90 @@ def test_NeuralNetwork_layer_sizes(nb, rng):
 
 @pytest.mark.grade(3, fn="NeuralNetwork")
 def test_NeuralNetwork_forward_matches_reference(nb, rng):
-    """forward(x) returns the logits of Linear-ReLU-Linear-ReLU-Linear for the model's own weights."""
+    """forward(x) returns the logits self.layers computes, shape (batch, num_outputs), for a batch of one too."""
     num_inputs, num_outputs = _sizes(rng)
-    model = nb.NeuralNetwork(num_inputs, num_outputs)
-    state = nb.state_dict(model)
-    reference = reference_mlp(num_inputs, num_outputs)
-    wanted = {f"layers.{key}": tuple(value.shape) for key, value in reference.state_dict().items()}
-    found = {key: tuple(value.shape) for key, value in state.items()}
-    if found != wanted:
-        fail("the parameters of NeuralNetwork are not laid out like the book's network "
-             "(layers.0, layers.2 and layers.4 are the Linear layers, see the structure checks), "
-             "so its forward pass cannot be compared")
-    reference.load_state_dict({key.removeprefix("layers."): value for key, value in state.items()})
-    x = torch.randn(_int(rng, 1, 6), num_inputs, generator=rng)
-    with torch.no_grad():
-        expected = reference(x)
-    out = model(x)
-    if isinstance(out, torch.Tensor) and out.shape == expected.shape and out.dtype == expected.dtype:
-        rows = out.detach().sum(dim=1)
-        softmaxed = bool(torch.all(out >= 0)) and torch.allclose(rows, torch.ones_like(rows), atol=1e-5)
-        if softmaxed and not torch.allclose(out, expected, atol=1e-5):
-            fail("forward returns probabilities (rows add up to 1): return the raw logits of the last "
-                 "Linear layer; F.cross_entropy applies softmax itself")
-    expect_tensor(out, expected, what="model(x)", atol=1e-5, rtol=1e-5,
-                  hint="forward should return self.layers(x): the raw logits, without softmax")
+    model, state = _network(nb, num_inputs, num_outputs)
+    layers = _layers_of(model)
+    chain = _linear_chain(state)
+    for batch in (1, _int(rng, 2, 6)):  # a batch of one, every time
+        x = _inputs(rng, batch, num_inputs)
+        if layers is not None:
+            expected = layers(x)
+            if not isinstance(expected, torch.Tensor) or tuple(expected.shape) != (batch, num_outputs):
+                fail("self.layers should map a (batch, num_inputs) tensor to (batch, num_outputs) logits")
+            expected = expected.detach()
+        elif len(chain) == 3:  # no self.layers: that is layer_types' business; judge the computation
+            expected = _compute(chain, x, ("relu", "relu"))
+        else:
+            fail("forward cannot be judged: NeuralNetwork has neither self.layers nor three Linear layers")
+        out = model(x)
+        if isinstance(out, torch.Tensor) and batch == 1 and tuple(out.shape) == (num_outputs,):
+            fail("for a batch of one example forward returned shape (num_outputs,): keep the batch "
+                 "dimension, shape (1, num_outputs) (do not squeeze the result)")
+        mistakes = {"forward returns probabilities (softmax): return the raw logits of the last Linear "
+                    "layer; F.cross_entropy applies softmax itself": torch.softmax(expected, dim=1),
+                    "forward returns log-probabilities (log_softmax): return the raw logits":
+                        torch.log_softmax(expected, dim=1)}
+        expect_tensor(out, expected, what="model(x)", atol=1e-5, rtol=1e-5, variants=mistakes,
+                      hint="forward should return self.layers(x): the raw logits, without softmax")
 
 
 # ====================================================================== count_parameters
 
 
-def _count(nb, model) -> int:
-    value = nb.count_parameters(model)
+def _count(nb, model):
+    value = nb.call("count_parameters", model)
     if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
-        fail(f"count_parameters should return a number, not {type(value).__name__}")
+        fail(f"count_parameters should return a number, not {describe(value)}")
     return value
+
+
+def _count_mistakes(layers: list[tuple], frozen: int = 0) -> dict[int, str]:
+    """The value each usual mistake gives for a make_model spec -> the message naming it."""
+    linears = [layer for layer in layers if layer[0] == "linear"]
+    weights = sum(layer[1] * layer[2] for layer in linears)
+    mistakes = {
+        weights: "count_parameters counted the weights only: add the bias elements (count every parameter)",
+        2 * len(linears): "count_parameters counted parameter tensors, not their elements: add p.numel()",
+        len(linears) * 2 - frozen: "count_parameters counted parameter tensors, not their elements: add p.numel()",
+        linears[-1][1] * linears[-1][2] + linears[-1][2]:
+            "count_parameters counted the last layer only: go through all of model.parameters()",
+        linears[0][1] * linears[0][2] + linears[0][2]:
+            "count_parameters counted the first layer only: go through all of model.parameters()",
+    }
+    return mistakes
+
+
+def _expect_count(value, layers: list[tuple], expected: int, what: str, frozen: int = 0) -> None:
+    number = as_float(value)
+    if number is not None and number != expected and int(number) == number:
+        hint = _count_mistakes(layers, frozen).get(int(number))
+        if hint:
+            fail(hint)
+    expect_number(value, expected, what=what, atol=0)
 
 
 @pytest.mark.grade(1, fn="count_parameters")
 def test_count_parameters_book_examples(nb):
     """count_parameters gives 2213 for the book's (50, 3) network and 752 for (2, 2)."""
     for sizes, expected in (((50, 3), 2213), ((2, 2), 752)):
-        value = _count(nb, nb.make_model(mlp_layers(*sizes)))
-        expect_number(value, expected, what=f"count_parameters of the {sizes[0]}-30-20-{sizes[1]} network",
-                      atol=0)
+        layers = mlp_layers(*sizes)
+        value = _count(nb, nb.make_model(layers))
+        _expect_count(value, layers, expected, f"count_parameters of the {sizes[0]}-30-20-{sizes[1]} network")
 
 
 @pytest.mark.grade(1, fn="count_parameters")
 def test_count_parameters_random_models(nb, rng):
     """count_parameters counts every weight and bias element of other models too."""
     for _ in range(2):
-        widths = [_int(rng, 1, 12) for _ in range(_int(rng, 2, 4))]
+        widths = [_int(rng, 2, 12) for _ in range(_int(rng, 3, 4))]
         layers: list[tuple] = []
         for index in range(len(widths) - 1):
             layers.append(("linear", widths[index], widths[index + 1]))
             if index < len(widths) - 2:
                 layers.append(("relu",))
         value = _count(nb, nb.make_model(layers))
-        expect_number(value, parameter_count(layers), what="count_parameters(model)", atol=0)
+        _expect_count(value, layers, parameter_count(layers), "count_parameters(model)")
 
 
 @pytest.mark.grade(1, fn="count_parameters")
@@ -185,24 +295,24 @@ def test_count_parameters_skips_frozen(nb, rng):
     num_inputs, num_outputs = _sizes(rng)
     layers = mlp_layers(num_inputs, num_outputs)
     model = nb.make_model(layers)
-    model.get("0").method("requires_grad_", False)
-    frozen = {info.path for info in nb.describe_module(model).parameters if not info.requires_grad}
-    if frozen != {"0.weight", "0.bias"}:
-        raise RuntimeError("could not freeze the first layer of the trusted model")
+    model.get("0").method("requires_grad_", False)  # a trusted module: its own method
     expected = parameter_count(layers) - parameter_count(layers[:1])
     value = _count(nb, model)
-    if value == parameter_count(layers):
+    if as_float(value) == parameter_count(layers):
         fail("count_parameters also counted frozen parameters: count only those with p.requires_grad")
-    expect_number(value, expected, what="count_parameters of a partly frozen model", atol=0)
+    _expect_count(value, layers, expected, "count_parameters of a partly frozen model", frozen=2)
 
 
 @pytest.mark.grade(1, fn="count_parameters")
 def test_count_parameters_returns_int(nb, rng):
-    """count_parameters returns a Python int."""
-    value = nb.count_parameters(nb.make_model(mlp_layers(*_sizes(rng))))
+    """count_parameters returns a Python int (of the right count, or of a mistake the other checks name)."""
+    layers = mlp_layers(*_sizes(rng))
+    value = nb.call("count_parameters", nb.make_model(layers))
     if type(value) is not int:
-        kind = "a tensor" if isinstance(value, torch.Tensor) else type(value).__name__
+        kind = "a tensor" if isinstance(value, torch.Tensor) else describe(value)
         fail(f"count_parameters returned {kind}; return a Python int (sum of p.numel() values)")
+    if value != parameter_count(layers) and value not in _count_mistakes(layers):
+        fail("count_parameters should return the number of trainable parameter elements")
 
 
 # ====================================================================== ToyDataset
@@ -216,7 +326,7 @@ def test_ToyDataset_len(nb, rng):
     if n == X.shape[1]:
         n += 1
         X, y = random_classification(rng, n, X.shape[1], 3)
-    length = nb.ToyDataset(X, y).len()
+    length = nb.call("ToyDataset", X, y).len()
     if length == X.shape[1]:
         fail("len(ToyDataset) returned the number of features; it should be the number of examples")
     expect_number(length, n, what="len(ToyDataset(features, labels))", atol=0)
@@ -227,7 +337,7 @@ def test_ToyDataset_getitem(nb, rng):
     """dataset[i] returns the pair (features[i], labels[i])."""
     n = _int(rng, 3, 12)
     X, y = random_classification(rng, n, _int(rng, 2, 4), 3)
-    dataset = nb.ToyDataset(X, y)
+    dataset = nb.call("ToyDataset", X, y)
     for index in (0, _int(rng, 1, n - 2), n - 1):
         item = dataset.method("__getitem__", index)
         if not isinstance(item, (tuple, list)) or len(item) != 2:
@@ -275,11 +385,20 @@ def _same_batches(found, expected) -> bool:
 @pytest.mark.grade(2, fn="make_loaders")
 def test_make_loaders_train_order(nb, rng):
     """The training loader shuffles with torch.Generator().manual_seed(seed)."""
-    batch_size = _int(rng, 2, 4)
+    for batch_size in _batch_sizes(rng):
+        _train_order(nb, rng, batch_size)
+
+
+def _batch_sizes(rng: torch.Generator) -> tuple[int, int]:
+    """A fixed size that differs from the default 2, and a random one."""
+    return 3, _int(rng, 2, 5)
+
+
+def _train_order(nb, rng, batch_size: int) -> None:
     seed = _int(rng, 0, 10_000)
     seed = 124 if seed == 123 else seed  # differs from the default, so an ignored seed shows
     X_train, y_train, X_test, y_test = _loader_data(rng, batch_size)
-    train, _ = nb.make_loaders(X_train, y_train, X_test, y_test, batch_size=batch_size, seed=seed)
+    train, _ = nb.call("make_loaders", X_train, y_train, X_test, y_test, batch_size=batch_size, seed=seed)
     found = _batches(train, "training loader")
     expected = reference_loader_batches(X_train, y_train, batch_size, shuffle=True, seed=seed, drop_last=True)
     if _same_batches(found, expected):
@@ -297,13 +416,19 @@ def test_make_loaders_train_order(nb, rng):
 @pytest.mark.grade(1, fn="make_loaders")
 def test_make_loaders_drop_last(nb, rng):
     """The training loader drops the last, incomplete batch (drop_last=True)."""
-    batch_size = _int(rng, 2, 4)
+    for batch_size in _batch_sizes(rng):
+        _drop_last(nb, rng, batch_size)
+
+
+def _drop_last(nb, rng, batch_size: int) -> None:
     X_train, y_train, X_test, y_test = _loader_data(rng, batch_size)
-    train, _ = nb.make_loaders(X_train, y_train, X_test, y_test, batch_size=batch_size, seed=_int(rng, 0, 999))
+    train, _ = nb.call("make_loaders", X_train, y_train, X_test, y_test, batch_size=batch_size, seed=_int(rng, 0, 999))
     found = _batches(train, "training loader")
     sizes = [len(batch[1]) for batch in found]
     if sizes and sizes[-1] < batch_size and all(size == batch_size for size in sizes[:-1]):
         fail("the training loader yields a smaller final batch: use drop_last=True")
+    if any(size != batch_size for size in sizes) and len(set(sizes[:-1])) == 1:
+        fail("the training batches do not have batch_size examples: pass batch_size to the DataLoader")
     if len(sizes) != len(y_train) // batch_size or any(size != batch_size for size in sizes):
         fail("the training loader should yield len(X_train) // batch_size batches of batch_size examples")
 
@@ -311,12 +436,16 @@ def test_make_loaders_drop_last(nb, rng):
 @pytest.mark.grade(2, fn="make_loaders")
 def test_make_loaders_test_loader(nb, rng):
     """The test loader keeps the original order and every example (no shuffle, no drop_last)."""
-    batch_size = _int(rng, 2, 4)
+    for batch_size in _batch_sizes(rng):
+        _test_loader(nb, rng, batch_size)
+
+
+def _test_loader(nb, rng, batch_size: int) -> None:
     X_train, y_train, X_test, y_test = _loader_data(rng, batch_size)
-    _, test = nb.make_loaders(X_train, y_train, X_test, y_test, batch_size=batch_size, seed=_int(rng, 0, 999))
+    _, test = nb.call("make_loaders", X_train, y_train, X_test, y_test, batch_size=batch_size, seed=_int(rng, 0, 999))
     found = _batches(test, "test loader")
-    if any(len(batch[1]) > batch_size for batch in found):
-        fail("the test batches are larger than batch_size")
+    if found and any(len(batch[1]) != batch_size for batch in found[:-1]):
+        fail("the test batches do not have batch_size examples: pass batch_size to the test DataLoader too")
     labels = torch.cat([batch[1] for batch in found]) if found else torch.empty(0, dtype=torch.long)
     if len(labels) < len(y_test):
         if len(labels) == len(y_test) // batch_size * batch_size:
@@ -335,7 +464,7 @@ def test_make_loaders_test_loader(nb, rng):
 def test_make_loaders_defaults(nb, rng):
     """Without extra arguments make_loaders uses batch_size=2 and seed=123, as in the book."""
     X_train, y_train, X_test, y_test = _loader_data(rng, 2)
-    train, _ = nb.make_loaders(X_train, y_train, X_test, y_test)
+    train, _ = nb.call("make_loaders", X_train, y_train, X_test, y_test)
     found = _batches(train, "training loader")
     expected = reference_loader_batches(X_train, y_train, 2, shuffle=True, seed=123, drop_last=True)
     if not _same_batches(found, expected):
@@ -344,21 +473,33 @@ def test_make_loaders_defaults(nb, rng):
 
 
 # ====================================================================== train
+#
+# Each check owns one aspect of the loop, so one mistake costs one check:
+#   weights        one batch, one epoch, a random lr: the weights after one SGD step per loss
+#                  recorded (the loss, backward, step and lr; zero_grad and epochs cannot show);
+#   losses         several batches and epochs, lr 0.5: every recorded loss (zero_grad, epochs);
+#   float losses   a list of Python floats, the first of them right;
+#   defaults       train(model, loader) does what train(model, loader, epochs=3, lr=0.5) does;
+#   train mode     a model handed over in evaluation mode is trained in training mode.
 
 
-def _training_case(nb, rng, *, epochs=None, lr=None):
+def _training_case(nb, rng, *, n_batches: int | None = None, epochs=None, lr=None, extra_layers=()):
     """A trusted model and loader in the notebook, and the same in this process."""
     num_features, num_classes = _int(rng, 2, 4), _int(rng, 2, 3)
     batch_size = _int(rng, 2, 4)
-    n = batch_size * _int(rng, 2, 3) + _int(rng, 0, batch_size - 1)
+    if n_batches is None:
+        n = batch_size * _int(rng, 2, 3) + _int(rng, 0, batch_size - 1)
+    else:
+        n = batch_size * n_batches
     X, y = random_classification(rng, n, num_features, num_classes)
     layers = _small_net(rng, num_features, num_classes)
     state = random_state_dict(layers, rng)
-    model_ref = nb.make_model(layers, state_dict=state)
     loader_ref = nb.make_loader(X, y, batch_size=batch_size, shuffle=False)
-    reference = model_from_state(layers, state)
     return {
-        "model": model_ref, "loader": loader_ref, "reference": reference,
+        "layers": layers, "state": state, "loader": loader_ref,
+        "model": nb.make_model(layers + list(extra_layers), state_dict=state),
+        "reference": model_from_state(layers, state),
+        "initial": {key: value.clone() for key, value in state.items()},
         "batches": sequential_batches(X, y, batch_size),
         # never the defaults (3 epochs, lr 0.5), so ignoring an argument always shows
         "epochs": epochs if epochs is not None else (2, 4)[_int(rng, 0, 1)],
@@ -371,163 +512,287 @@ def _random_lr(rng: torch.Generator) -> float:
     return 0.45 if lr == 0.5 else lr
 
 
-def _check_losses(losses, expected: list[float], what: str) -> None:
+def _train(nb, case, *, defaults: bool = False, model=None):
+    kwargs = {} if defaults else {"epochs": case["epochs"], "lr": case["lr"]}
+    return nb.call("train", model if model is not None else case["model"], case["loader"], **kwargs)
+
+
+def _expected_losses(case) -> list[float]:
+    reference = model_from_state(case["layers"], case["state"])
+    return reference_train(reference, case["batches"], case["epochs"], case["lr"])
+
+
+def _loss_values(losses, what: str) -> list[float]:
     if not isinstance(losses, (list, tuple)):
-        fail(f"{what} should return a list of losses, one per batch")
-    if len(losses) != len(expected):
-        fail(f"{what} returned the wrong number of losses: record one loss per batch, "
-             "for every batch of every epoch (epochs * len(loader) in all)")
+        fail(f"{what} should return a list of losses, one per batch, but returned {describe(losses)}")
     values = [as_float(loss) for loss in losses]
     if any(value is None for value in values):
         fail(f"the losses returned by {what} should be numbers (loss.item())")
+    return values
+
+
+def _check_losses(losses, expected: list[float], what: str) -> None:
+    values = _loss_values(losses, what)
+    if len(values) != len(expected):
+        fail(f"{what} returned the wrong number of losses: record one loss per batch, "
+             "for every batch of every epoch (epochs * len(loader) in all)")
     for index, (value, wanted) in enumerate(zip(values, expected)):
         if not math.isclose(value, wanted, abs_tol=LOSS_ATOL, rel_tol=LOSS_ATOL):
             if index == 0:
                 fail(f"the first loss of {what} is wrong: compute F.cross_entropy(model(features), labels) "
                      "and record it before changing the weights")
             fail(f"the losses of {what} drift away from plain SGD after the first batches: call "
-                 "optimizer.zero_grad() before loss.backward(), use the given lr, and take one "
-                 "optimizer.step() per batch")
+                 "optimizer.zero_grad() before loss.backward() in every batch (PyTorch adds up "
+                 "gradients otherwise), and take one optimizer.step() per batch")
 
 
-def _check_weights(nb, case, what: str) -> None:
-    found = nb.state_dict(case["model"])
-    for key, wanted in case["reference"].state_dict().items():
-        if key not in found:
-            raise RuntimeError("the trusted model lost a parameter")
-        got = found[key]
-        if got.shape != wanted.shape or not torch.allclose(got, wanted, atol=WEIGHT_ATOL, rtol=WEIGHT_ATOL):
-            if torch.equal(got, case["initial"][key]):
-                fail(f"{what} did not change the model's weights: create torch.optim.SGD over "
-                     "model.parameters() and call optimizer.step() after loss.backward()")
-            fail(f"after {what} the model's weights differ from plain SGD with the given lr and epochs: "
-                 "check zero_grad, lr and one optimizer.step() per batch")
+def _some_losses(losses, what: str) -> list[float]:
+    """The losses as floats; fails unless they look like a training run's losses.
+
+    Checks that compare two runs of the student's loop (defaults, training mode) judge
+    the loop against itself; this gate keeps a placeholder's constant list from passing.
+    """
+    values = _loss_values(losses, what)
+    # A loop with another defect may diverge (inf, nan): still a training run, judged by its own check.
+    if len(values) < 2 or len({"nan" if math.isnan(value) else value for value in values}) == 1:
+        fail(f"{what} should return the loss of every batch, as training changes it")
+    return values
 
 
-def _run_training(nb, case, function: str, **extra):
-    case["initial"] = {key: value.clone() for key, value in case["reference"].state_dict().items()}
-    kwargs = {} if extra.pop("defaults", False) else {"epochs": case["epochs"], "lr": case["lr"]}
-    losses = getattr(nb, function)(case["model"], case["loader"], *extra.pop("args", ()), **kwargs)
-    expected = reference_train(case["reference"], case["batches"], case["epochs"], case["lr"])
-    return losses, expected
+def _same_losses(first: list[float], second: list[float]) -> bool:
+    """Whether two runs of the same loop on the same model gave the same losses (nan equal to nan)."""
+    return len(first) == len(second) and all(
+        (math.isnan(a) and math.isnan(b)) or a == b or math.isclose(a, b, abs_tol=LOSS_ATOL, rel_tol=LOSS_ATOL)
+        for a, b in zip(first, second))
+
+
+def _first_loss_right(losses, case, what: str) -> list[float]:
+    """The losses as floats; fails unless there are some and the first one is right."""
+    values = _loss_values(losses, what)
+    first = reference_train(model_from_state(case["layers"], case["state"]), case["batches"][:1], 1, case["lr"])
+    if not values or not math.isclose(values[0], first[0], abs_tol=LOSS_ATOL, rel_tol=LOSS_ATOL):
+        fail(f"the first loss of {what} is wrong: compute F.cross_entropy(model(features), labels) "
+             "and record it before changing the weights")
+    return values
 
 
 @pytest.mark.grade(1, fn="train")
 def test_train_returns_float_losses(nb, rng):
-    """train returns a list with one Python float per batch and epoch."""
+    """train returns a list of Python floats (loss.item()), the first of them the first batch's loss."""
     case = _training_case(nb, rng)
-    losses, expected = _run_training(nb, case, "train")
+    losses = _train(nb, case)
     if not isinstance(losses, list):
-        fail(f"train should return a list, not {type(losses).__name__}")
-    if len(losses) != len(expected):
-        fail("train returned the wrong number of losses: one per batch for every epoch")
+        fail(f"train should return a list, not {describe(losses)}")
     for loss in losses:
         if type(loss) is not float:
             kind = "tensors" if isinstance(loss, torch.Tensor) else type(loss).__name__
             fail(f"train returned {kind} in its list; append loss.item() so the losses are Python floats")
+    _first_loss_right(losses, case, "train")
 
 
-@pytest.mark.grade(3, fn="train")
+@pytest.mark.grade(2, fn="train")
 def test_train_losses_match_reference(nb, rng):
-    """The per-batch losses match SGD with F.cross_entropy for random epochs and learning rates."""
-    case = _training_case(nb, rng)
-    losses, expected = _run_training(nb, case, "train")
-    _check_losses(losses, expected, "train")
+    """The per-batch losses over several batches and epochs match SGD with F.cross_entropy."""
+    case = _training_case(nb, rng, lr=0.5)
+    _check_losses(_train(nb, case), _expected_losses(case), "train")
 
 
 @pytest.mark.grade(2, fn="train")
 def test_train_updates_weights(nb, rng):
-    """After train, the model's weights equal those of the reference SGD loop."""
-    case = _training_case(nb, rng)
-    _run_training(nb, case, "train")
-    _check_weights(nb, case, "train")
+    """One batch, one epoch, a random lr: the weights afterwards are those of one SGD step."""
+    case = _training_case(nb, rng, n_batches=1, epochs=1)
+    losses = _train(nb, case)
+    # as many steps as the loop says it took: how many epochs it runs is the losses check's business
+    steps = len(losses) if isinstance(losses, (list, tuple)) and 0 < len(losses) <= 10 else 1
+    reference_train(case["reference"], case["batches"], steps, case["lr"])
+    found = nb.state_dict(case["model"])
+    for key, wanted in case["reference"].state_dict().items():
+        got = found[key]
+        if got.shape == wanted.shape and torch.allclose(got, wanted, atol=WEIGHT_ATOL, rtol=WEIGHT_ATOL):
+            continue
+        if torch.equal(got, case["initial"][key]):
+            fail("train did not change the model's weights: create torch.optim.SGD over "
+                 "model.parameters() and call optimizer.step() after loss.backward()")
+        fail("after one batch the weights differ from one SGD step with the given lr: use "
+             "torch.optim.SGD(model.parameters(), lr=lr) and F.cross_entropy")
 
 
 @pytest.mark.grade(1, fn="train")
 def test_train_defaults(nb, rng):
-    """Without extra arguments train runs 3 epochs with lr=0.5."""
+    """Without extra arguments train runs 3 epochs with lr=0.5 (as train(model, loader, epochs=3, lr=0.5))."""
     case = _training_case(nb, rng, epochs=3, lr=0.5)
-    losses, expected = _run_training(nb, case, "train", defaults=True)
-    if isinstance(losses, (list, tuple)) and len(losses) != len(expected):
+    explicit = _some_losses(_train(nb, case), "train")
+    again = nb.make_model(case["layers"], state_dict=case["state"])
+    implicit = _train(nb, case, defaults=True, model=again)
+    values = _loss_values(implicit, "train with its default arguments")
+    if len(values) != len(explicit):
         fail("with the default arguments train should run epochs=3 (one loss per batch and epoch)")
-    _check_losses(losses, expected, "train with its default arguments")
+    if not _same_losses(values, explicit):
+        fail("with the default arguments train should use lr=0.5: check the defaults epochs=3, lr=0.5")
+
+
+@pytest.mark.grade(1, fn="train")
+def test_train_sets_training_mode(nb, rng):
+    """train calls model.train(): a model handed over in evaluation mode is trained in training mode."""
+    case = _training_case(nb, rng)
+    values = _some_losses(_train(nb, case), "train")
+    # the same model with a probe that reverses the logits while the model is in evaluation mode
+    probe = nb.make_model(case["layers"] + [("flip_when", "evaluation")], state_dict=case["state"])
+    probe.method("eval")
+    probed = _loss_values(_train(nb, case, model=probe), "train")
+    if not _same_losses(values, probed):
+        fail("train did not put the model in training mode: call model.train() before the loop "
+             "(a model may arrive in evaluation mode, and layers such as dropout behave differently)")
 
 
 # ====================================================================== compute_accuracy
+#
+# compute_accuracy runs trusted models on trusted loaders.  Whether it switched to
+# evaluation mode and turned gradients off is judged from what it returns: a probe
+# layer reverses the logits while the model is in training mode (or while gradients are
+# recorded), which changes the accuracy of every batch.
 
 
-def _accuracy_case(nb, rng, *, uneven: bool):
-    """A trusted model and a loader whose labels are partly right, partly wrong."""
-    num_features, num_classes = _int(rng, 2, 4), _int(rng, 2, 4)
-    batch_size = _int(rng, 2, 4)
-    n = batch_size * _int(rng, 3, 4) + (_int(rng, 1, batch_size - 1) if uneven else 0)
-    X = torch.randn(n, num_features, generator=rng)
+def _accuracy_case(nb, rng, *, batch_size: int, n: int, drop_last: bool = False):
+    """A trusted model (an even number of classes) and loader; every batch has right and wrong labels."""
+    num_features, num_classes = _int(rng, 2, 4), (2, 4)[_int(rng, 0, 1)]
     layers = _small_net(rng, num_features, num_classes)
     state = random_state_dict(layers, rng, scale=1.5)
     reference = model_from_state(layers, state)
-    with torch.no_grad():
-        predicted = reference(X).argmax(dim=1)
-    # flip a random subset of labels, leaving at least two right and one wrong
-    for _ in range(50):
-        wrong = torch.rand(n, generator=rng) < 0.45
-        wrong[0] = False
-        wrong[1] = False
-        wrong[-1] = True
+    for _ in range(500):
+        X = torch.randn(n, num_features, generator=rng)
+        with torch.no_grad():
+            predicted = reference(X).argmax(dim=1)
+        wrong = torch.rand(n, generator=rng) < 0.25
         y = torch.where(wrong, (predicted + 1) % num_classes, predicted)
         batches = sequential_batches(X, y, batch_size)
-        if not uneven or abs(mean_batch_accuracy(reference, batches) - reference_accuracy(reference, batches)) > 1e-3:
+        if drop_last and len(y) % batch_size:
+            batches = batches[:-1]
+        if all(_discriminating(reference, features, labels) for features, labels in batches) \
+                and _mistakes_differ({"reference": reference, "batches": batches, "dataset_size": n}):
             break
-    else:  # pragma: no cover - 50 draws never all tie
-        raise RuntimeError("could not draw labels that tell the averaging mistake apart")
-    model_ref = nb.make_model(layers, state_dict=state)
-    loader_ref = nb.make_loader(X, y, batch_size=batch_size, shuffle=False)
-    correct = int((predicted == y).sum())
-    return model_ref, loader_ref, reference, batches, correct
+    else:  # pragma: no cover - 500 draws never all fail
+        raise RuntimeError("could not draw labels for the accuracy checks")
+    return {"layers": layers, "state": state, "reference": reference, "batches": batches,
+            "loader": nb.make_loader(X, y, batch_size=batch_size, shuffle=False, drop_last=drop_last),
+            "model": nb.make_model(layers, state_dict=state), "dataset_size": n}
 
 
-def _accuracy_value(value) -> float:
+def _discriminating(reference, features: torch.Tensor, labels: torch.Tensor) -> bool:
+    """Reversing the logits makes fewer predictions of the batch right (so every way of averaging drops)."""
+    with torch.no_grad():
+        logits = reference(features)
+    right = int((logits.argmax(dim=1) == labels).sum())
+    reversed_right = int((logits.flip(-1).argmax(dim=1) == labels).sum())
+    return reversed_right < right
+
+
+def _mistakes_differ(case) -> bool:
+    """Every usual mistake gives another value than the right one (a batch average may tie on even batches)."""
+    right = reference_accuracy(case["reference"], case["batches"])
+    return all(abs(value - right) > 1e-3 for message, value in _accuracy_mistakes(case).items()
+               if not message.startswith("compute_accuracy averages"))
+
+
+def _accuracy_mistakes(case) -> dict[str, float]:
+    """The values of the usual mistakes -> the message naming each."""
+    reference, batches = case["reference"], case["batches"]
+    with torch.no_grad():
+        correct = [int((reference(X).argmax(dim=1) == y).sum()) for X, y in batches]
+    seen = sum(len(y) for _, y in batches)
+    mistakes = {
+        "compute_accuracy returned the number of correct predictions: divide by the number of examples":
+            float(sum(correct)),
+        "compute_accuracy averages the accuracies of the batches, which weighs a smaller last batch too "
+        "much: count correct predictions and examples over the whole loader, then divide":
+            mean_batch_accuracy(reference, batches),
+        "compute_accuracy returned the accuracy of the last batch only: add up the correct predictions "
+        "and the examples of every batch before dividing": correct[-1] / len(batches[-1][1]),
+        "compute_accuracy returned the accuracy of the first batch only: go through every batch":
+            correct[0] / len(batches[0][1]),
+    }
+    if case["dataset_size"] != seen:
+        mistakes["compute_accuracy divided by len(loader.dataset), but this loader drops its last "
+                 "incomplete batch: divide by the number of examples the loader actually yields"] = \
+            sum(correct) / case["dataset_size"]
+    return mistakes
+
+
+def _accuracy_number(value) -> float:
     number = as_float(value)
     if number is None:
-        fail(f"compute_accuracy should return a number, not {type(value).__name__}")
+        fail(f"compute_accuracy should return a number, not {describe(value)}")
     return number
 
 
-@pytest.mark.grade(2, fn="compute_accuracy")
+def _expect_accuracy(value, case, what: str) -> None:
+    number = _accuracy_number(value)
+    expected = reference_accuracy(case["reference"], case["batches"])
+    if math.isclose(number, expected, abs_tol=1e-6):
+        return
+    for message, wrong in _accuracy_mistakes(case).items():
+        if math.isclose(number, wrong, abs_tol=1e-6):
+            fail(message)
+    expect_number(number, expected, what=what, atol=1e-6)
+
+
+def _plausible_accuracy(value, case) -> float:
+    """The returned accuracy, if it is the right one or one of the usual mistakes (else the check fails)."""
+    number = _accuracy_number(value)
+    candidates = [reference_accuracy(case["reference"], case["batches"]), *_accuracy_mistakes(case).values()]
+    if not any(math.isclose(number, wanted, abs_tol=1e-6) for wanted in candidates):
+        fail("compute_accuracy should return the fraction of correct arg-max predictions (see the other checks)")
+    return number
+
+
+@pytest.mark.grade(1, fn="compute_accuracy")
 def test_compute_accuracy_matches_reference(nb, rng):
-    """compute_accuracy is the fraction of correct arg-max predictions over the loader."""
-    model_ref, loader_ref, reference, batches, correct = _accuracy_case(nb, rng, uneven=False)
-    value = _accuracy_value(nb.compute_accuracy(model_ref, loader_ref))
-    expected = reference_accuracy(reference, batches)
-    if value == correct:
-        fail("compute_accuracy returned the number of correct predictions: divide by the number of examples")
-    if not 0.0 <= value <= 1.0:
-        fail("compute_accuracy should return a fraction between 0 and 1")
-    expect_number(value, expected, what="compute_accuracy(model, loader)", atol=1e-6)
+    """compute_accuracy returns, as a Python float, the fraction of correct arg-max predictions."""
+    batch_size = _int(rng, 3, 5)
+    case = _accuracy_case(nb, rng, batch_size=batch_size, n=batch_size * _int(rng, 3, 4))
+    value = nb.call("compute_accuracy", case["model"], case["loader"])
+    _expect_accuracy(value, case, "compute_accuracy(model, loader)")
+    if type(value) is not float:
+        kind = "a tensor" if isinstance(value, torch.Tensor) else describe(value)
+        fail(f"compute_accuracy returned {kind}; return a Python float (for example with .item() "
+             "on the tensor ratio, or float(...))")
 
 
 @pytest.mark.grade(1, fn="compute_accuracy")
 def test_compute_accuracy_uneven_batches(nb, rng):
-    """With a smaller last batch, every example counts once (no mean of batch accuracies)."""
-    model_ref, loader_ref, reference, batches, correct = _accuracy_case(nb, rng, uneven=True)
-    value = _accuracy_value(nb.compute_accuracy(model_ref, loader_ref))
-    expected = reference_accuracy(reference, batches)
-    if math.isclose(value, mean_batch_accuracy(reference, batches), abs_tol=1e-6):
-        fail("compute_accuracy averages the accuracies of the batches, which weighs the smaller last "
-             "batch too much: count correct predictions and examples over the whole loader, then divide")
-    if value == correct:
-        fail("compute_accuracy returned the number of correct predictions: divide by the number of examples")
-    expect_number(value, expected, what="compute_accuracy(model, loader) with a smaller last batch", atol=1e-6)
+    """With a smaller last batch, and with a loader that drops it, every example seen counts once."""
+    batch_size = _int(rng, 3, 5)
+    n = batch_size * _int(rng, 3, 4) + _int(rng, 1, batch_size - 1)
+    for drop_last in (False, True):
+        case = _accuracy_case(nb, rng, batch_size=batch_size, n=n, drop_last=drop_last)
+        value = nb.call("compute_accuracy", case["model"], case["loader"])
+        label = "that drops its last batch" if drop_last else "with a smaller last batch"
+        _expect_accuracy(value, case, f"compute_accuracy(model, loader) for a loader {label}")
+
+
+def _mode_check(nb, rng, mode: str, message: str) -> None:
+    batch_size = _int(rng, 3, 5)
+    case = _accuracy_case(nb, rng, batch_size=batch_size, n=batch_size * _int(rng, 3, 4))
+    plain = _plausible_accuracy(nb.call("compute_accuracy", case["model"], case["loader"]), case)
+    probe = nb.make_model(case["layers"] + [("flip_when", mode)], state_dict=case["state"])
+    probe.method("train")  # as a model comes out of training
+    probed = _accuracy_number(nb.call("compute_accuracy", probe, case["loader"]))
+    if not math.isclose(plain, probed, abs_tol=1e-6):
+        fail(message)
 
 
 @pytest.mark.grade(1, fn="compute_accuracy")
-def test_compute_accuracy_returns_float(nb, rng):
-    """compute_accuracy returns a Python float."""
-    model_ref, loader_ref, *_ = _accuracy_case(nb, rng, uneven=False)
-    value = nb.compute_accuracy(model_ref, loader_ref)
-    if type(value) is not float:
-        kind = "a tensor" if isinstance(value, torch.Tensor) else type(value).__name__
-        fail(f"compute_accuracy returned {kind}; return a Python float (for example with .item() "
-             "on the tensor ratio, or float(...))")
+def test_compute_accuracy_evaluation_mode(nb, rng):
+    """compute_accuracy calls model.eval(): a model left in training mode is evaluated in evaluation mode."""
+    _mode_check(nb, rng, "training", "compute_accuracy ran the model in training mode: call model.eval() "
+                                     "first (layers such as dropout behave differently while training)")
+
+
+@pytest.mark.grade(1, fn="compute_accuracy")
+def test_compute_accuracy_no_grad(nb, rng):
+    """compute_accuracy runs the model under torch.no_grad()."""
+    _mode_check(nb, rng, "grad", "compute_accuracy ran the model with gradients recorded: wrap the "
+                                 "evaluation in `with torch.no_grad():`")
 
 
 # ====================================================================== save_model / load_model
@@ -540,7 +805,10 @@ def _weights_path(rng: torch.Generator, stem: str) -> str:
 def _read_saved(nb, path: str, what: str) -> dict:
     try:
         data = nb.read_weights(path)
-    except StudentError:
+    except StudentError as error:
+        if error.exc_type in ("FileNotFoundError", "IsADirectoryError"):
+            fail(f"{what} did not write a file at the path it was given: pass path to torch.save "
+                 "(not a fixed file name)")
         fail(f"the file written by {what} cannot be loaded with torch.load(path, weights_only=True): "
              "save model.state_dict(), not the model object itself")
     return _as_mapping(data, f"the object saved by {what}")
@@ -554,7 +822,7 @@ def test_save_model_writes_state_dict(nb, rng):
     state = random_state_dict(layers, rng)
     model = nb.make_model(layers, state_dict=state)
     path = _weights_path(rng, "model")
-    nb.save_model(model, path)
+    nb.call("save_model", model, path)
     saved = _read_saved(nb, path, "save_model")
     if set(saved) != set(state):
         fail("the saved dictionary does not have the keys of model.state_dict(): save exactly model.state_dict()")
@@ -566,14 +834,14 @@ def test_save_model_writes_state_dict(nb, rng):
 def test_load_model_restores_weights(nb, rng):
     """load_model returns a NeuralNetwork holding exactly the weights saved at the path."""
     num_inputs, num_outputs = _sizes(rng)
-    original = nb.NeuralNetwork(num_inputs, num_outputs)
+    original = nb.call("NeuralNetwork", num_inputs, num_outputs)
     # random weights with the layout of the notebook's own NeuralNetwork
     state = {key: torch.randn(value.shape, generator=rng) for key, value in nb.state_dict(original).items()}
     nb.load_state_dict(original, state)
     path = _weights_path(rng, "weights")
     nb.write_weights(path, state)  # written by the grader, so a broken save_model costs only its own check
-    loaded = nb.load_model(path, num_inputs, num_outputs)
-    if not getattr(loaded, "type_name", "").endswith("NeuralNetwork"):
+    loaded = nb.call("load_model", path, num_inputs, num_outputs)
+    if not isinstance(loaded, Ref) or not loaded.type_name.endswith("NeuralNetwork"):
         fail("load_model should return a NeuralNetwork instance with the loaded weights")
     restored = nb.state_dict(loaded)
     if set(restored) != set(state):
