@@ -26,10 +26,15 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, TextIO
+from typing import TYPE_CHECKING, Mapping, TextIO
 
 from autograder.check import NotebookCheck, complete, find_notebooks, verdicts_from_output
 from autograder.course import AssignmentSpec
+from autograder.reporters import encoding
+from autograder.reporters.encoding import terminal_text
+
+if TYPE_CHECKING:
+    from autograder.grading.results import SubmissionResult
 
 COMMENT_MARKER = "<!-- autograder:pull-request-grade -->"
 # Files a pull request might edit to change how it is graded; the base branch's copies are used instead.
@@ -44,9 +49,10 @@ MAX_MESSAGE = 300
 
 
 def escape_data(text: str) -> str:
-    """A workflow command's message: ``%``, CR and LF encoded as GitHub decodes them; ``::`` broken up."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace("::", ": :")
+    """A workflow command's message: control characters shown, ``%``, CR and LF encoded as GitHub decodes
+    them, ``::`` broken up."""
+    text = str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return terminal_text(text, keep_newlines=False).replace("::", ": :")
 
 
 def escape_property(text: str) -> str:
@@ -54,18 +60,12 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")  # inline Markdown; table cells hold no blocks
-
-
 def markdown_text(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Student-influenced text as inert Markdown: one line, no HTML, no links, images or emphasis."""
-    text = " ".join(text.split())
+    """Student-influenced text as inert Markdown on one line (see reporters.encoding), at most ``limit`` long."""
+    text = " ".join(str(text).split())
     if len(text) > limit:
         text = text[:limit - 1] + "\u2026"
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    text = re.sub(r"@(?=\w)", "@\u200b", text)  # no mentions
-    return text.replace("://", ":\u200b//")  # no automatic links
+    return encoding.markdown_text(text)
 
 
 # ------------------------------------------------------------------------------------------ the event
@@ -153,7 +153,7 @@ class Outcome:
     max_score: float
     extra_credit: float
     protections: tuple[str, ...]
-    results: dict  # Gradescope results.json
+    result: "SubmissionResult"  # what results.json stores (docs/results.md)
 
 
 def _head_rel(head: Path, path: Path | None) -> str | None:
@@ -170,7 +170,6 @@ def grade_head(*, head: Path, suites: Path | None, spec: AssignmentSpec, setup_f
     """Grade the head checkout; ``setup_for(suites_dir)`` builds the engine's GradingSetup."""
     from autograder.grading.runner import grade_one
     from autograder.notebooks import NotebookProblem, load_notebook
-    from autograder.reporters.gradescope import to_gradescope
 
     submission = head / "exercises" / spec.name
     if not submission.is_dir():
@@ -203,10 +202,9 @@ def grade_head(*, head: Path, suites: Path | None, spec: AssignmentSpec, setup_f
                     max_points=notebook.max_points, checks_passed=notebook.passed,
                     checks_total=len(notebook.checks), visible=visible,
                     messages=list(notebook.problems) + failed))
-            results = to_gradescope(result)
             return Outcome(graded=True, rows=rows, score=result.points + result.extra_credit,
                            max_score=result.max_points, extra_credit=result.extra_credit,
-                           protections=result.protections, results=results)
+                           protections=result.protections, result=result)
         located = find_notebooks(submission, spec) if submission.is_dir() else \
             [(nb_spec, None) for nb_spec in spec.notebooks]
         for nb_spec, path in located:
@@ -217,11 +215,12 @@ def grade_head(*, head: Path, suites: Path | None, spec: AssignmentSpec, setup_f
         protections = sandbox.protections
         active = tuple(name for name, on in (protections.to_dict().items() if protections else ()) if on is True)
     return Outcome(graded=False, rows=rows, score=None, max_score=spec.points, extra_credit=0.0,
-                   protections=active, results=_visible_results(spec, rows, active))
+                   protections=active, result=_visible_result(spec, rows, active, student=student))
 
 
 def run_visible_in_sandbox(sandbox, path: Path | None, nb_spec, *, root: Path) -> NotebookCheck:
-    """Run one notebook's cells in the grading sandbox and read its visible verdicts from the check cells."""
+    """Run one notebook's cells in the grading sandbox, as grading does, and read the verdicts of its check cells."""
+    from autograder.grading.session import StudentNotebook
     from autograder.notebooks import NotebookProblem, load_notebook
 
     check = NotebookCheck(stem=nb_spec.stem, path=path)
@@ -233,35 +232,34 @@ def run_visible_in_sandbox(sandbox, path: Path | None, nb_spec, *, root: Path) -
     except NotebookProblem as error:
         check.problems.append(str(error))
         return complete(check, nb_spec)
-    process = sandbox.open_notebook(nb_spec.stem)
-    outputs = []
+    notebook = StudentNotebook(stem=nb_spec.stem, sandbox=sandbox, notebook=loaded)
     try:
-        for index, source in enumerate(loaded.code_cells):
-            if not process.alive:
-                outputs.append("")
-                continue
-            report = process.run_cell(index, source)
-            outputs.append(report.output)
-            if report.status != "ok":
-                check.problems.append(report.message)
+        reports = notebook.run()
     finally:
-        process.close()
-    check.verdicts = verdicts_from_output(loaded.cell_ids, outputs)
+        notebook.close()
+    outputs = {report.index: report.output for report in reports}
+    check.problems += [report.message for report in reports if report.status != "ok"] + notebook.notes
+    check.verdicts = verdicts_from_output(loaded.cell_ids, [outputs.get(i, "") for i in range(len(loaded.cell_ids))])
     return complete(check, nb_spec)
 
 
-def _visible_results(spec: AssignmentSpec, rows: list[NotebookRow], protections: tuple[str, ...]) -> dict:
-    tests = []
-    for nb_index, row in enumerate(rows, start=1):
-        for check_index, verdict in enumerate(row.visible.verdicts, start=1):
-            tests.append({"name": f"{row.stem}: visible check {verdict.name}", "number": f"{nb_index}.{check_index}",
-                          "score": 0, "max_score": 0,
-                          "status": "passed" if verdict.status == "passed" else "failed",
-                          "output": verdict.message, "tags": [row.stem, "visible"], "visibility": "visible"})
-    return {"score": 0, "output": f"{spec.name}: visible checks only; the hidden tests run when the work is "
-                                  "collected, and they decide the grade",
-            "tests": tests, "extra_data": {"graded": False, "max_score": spec.points,
-                                           "protections": list(protections)}}
+def _visible_result(spec: AssignmentSpec, rows: list[NotebookRow], protections: tuple[str, ...], *,
+                    student: str) -> "SubmissionResult":
+    """Visible checks only (no hidden suites here): each verdict a check worth 0 of 0 points."""
+    from autograder.grading.results import CheckResult, FailureKind, NotebookResult, Status, SubmissionResult
+
+    kinds = {"not implemented": FailureKind.NOT_IMPLEMENTED, "missing": FailureKind.NOTEBOOK}
+    notebooks = tuple(NotebookResult(
+        notebook=row.stem, max_points=0.0, path=row.path, problems=tuple(row.visible.problems),
+        checks=tuple(CheckResult(
+            notebook=row.stem, name=f"visible_{verdict.name}", function=verdict.name,
+            description=f"visible check of {verdict.name}", max_points=0.0, extra_credit=False,
+            status=Status.PASSED if verdict.status == "passed" else Status.FAILED,
+            message="" if verdict.status == "passed" else verdict.message,
+            kind=None if verdict.status == "passed" else kinds.get(verdict.status, FailureKind.WRONG_ANSWER))
+            for verdict in row.visible.verdicts)) for row in rows)
+    return SubmissionResult(student=student, assignment=spec.name, notebooks=notebooks, seed=0, seconds=0.0,
+                            protections=protections)
 
 
 # ------------------------------------------------------------------------------------------ reporting
@@ -366,7 +364,7 @@ def log_student_text(lines: list[str], out: TextIO) -> None:
     token = secrets.token_hex(16)
     out.write(f"::stop-commands::{token}\n")
     for line in lines:
-        out.write(line.replace("\r", " ").replace(token, "[token]") + "\n")
+        out.write(terminal_text(line, keep_newlines=False).replace(token, "[token]") + "\n")
     out.write(f"::{token}::\n")
 
 
@@ -377,6 +375,7 @@ def run(*, head: Path, suites: Path | None, base: Path, spec: AssignmentSpec, re
         comment_path: Path | None, setup_for, isolation_note: str, seed: int | None,
         env: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
     from autograder.files import write_atomically
+    from autograder.grading import schema
 
     env = os.environ if env is None else env
     out = sys.stdout if out is None else out
@@ -398,7 +397,7 @@ def run(*, head: Path, suites: Path | None, base: Path, spec: AssignmentSpec, re
                      "went wrong without showing the test.")
     summary = summary_markdown(outcome, spec=spec, pull=pull, tooling=tooling, notes=notes)
 
-    write_atomically(results_path, json.dumps(outcome.results, indent=2) + "\n")
+    write_atomically(results_path, schema.dumps(outcome.result))
     comment = comment_markdown(summary, env=env, pull=pull)
     if comment_path is not None:
         write_atomically(comment_path, comment)

@@ -2,7 +2,8 @@
 
 Checks, in order: the instructor notebooks are well-formed and agree with the
 hidden suites on points; ``exercises/`` and ``solutions/`` are up to date; every
-solution scores full marks; every released stub scores 0.
+solution scores full marks; every released stub scores 0; no check's own code fails
+(a grader error) on either.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from autograder.course import REPO_ROOT, AssignmentSpec
 from autograder.course.build import BuildError, stale_files
 from autograder.grading.plugin import CheckSpec, check_spec
+from autograder.grading.results import Status
 from autograder.grading.runner import grade_submission, suite_files
 from autograder.sandbox.client import Sandbox
 
@@ -109,11 +111,21 @@ def validate(*, repo: Path = REPO_ROOT, assignment: AssignmentSpec, suites_dir: 
         result = grade_submission(submission=repo / folder / assignment.name, student=folder,
                                   assignment=assignment, suites_dir=suites_dir, sandbox=sandbox)
         for notebook in result.notebooks:
+            faulty = [check for check in notebook.checks if check.status is Status.GRADER_ERROR]
+            if faulty:
+                findings.append(Finding(False, f"{folder}/{notebook.notebook}: the suite's own code failed in "
+                                        + "; ".join(f"{check.name} ({_last_line(check.grader_error)})"
+                                                    for check in faulty)))
             expected = notebook.max_points if want_full else 0
-            ok = notebook.points == expected
+            ok = notebook.points == expected and not faulty
             detail = "" if ok else " (" + "; ".join(
                 f"{c.name}: {c.message}" for c in notebook.checks if (c.points == 0) == want_full
                 and not c.extra_credit)[:600] + ")"
             findings.append(Finding(ok, f"{folder}/{notebook.notebook}: {notebook.points:g}/{notebook.max_points:g}"
                                     f" (expected {expected:g}){detail}"))
     return findings
+
+
+def _last_line(trace: str) -> str:
+    lines = [line for line in trace.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no traceback"

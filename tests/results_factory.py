@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult
+from autograder.grading.results import CellResult, CellStatus, CheckResult, NotebookResult, Status, SubmissionResult
 from autograder.grading.runner import zero_result
-from autograder.reporters.gradescope import to_gradescope
+from autograder.grading import schema
 from autograder.course import APPENDIX_A
 
 
@@ -19,8 +18,11 @@ def check(notebook: str, function: str, name: str, points: float, status: Status
 
 
 def submission(student: str, *, gram_ok: bool = True, gpu: Status = Status.NOT_AVAILABLE,
-               problems: tuple[str, ...] = ()) -> SubmissionResult:
-    tensors = NotebookResult(notebook="02_tensors", max_points=20, path=None, problems=problems, checks=(
+               crash: str = "") -> SubmissionResult:
+    """A result for 02_tensors and 05_device; ``crash``: the message of a cell whose process died."""
+    cells = (CellResult(index=3, status=CellStatus.EXIT, message=crash),) if crash else ()
+    tensors = NotebookResult(notebook="02_tensors", max_points=20, path=None, problems=(crash,) if crash else (),
+                             cells=cells, checks=(
         check("02_tensors", "reshape_to", "book_example", 10, Status.PASSED),
         check("02_tensors", "gram", "random_matrices", 10, Status.PASSED if gram_ok else Status.FAILED,
               "gram(t) returned shape (3, 3), expected shape (2, 2): compute t @ t.T (not t.T @ t)"),
@@ -37,7 +39,7 @@ def submission(student: str, *, gram_ok: bool = True, gpu: Status = Status.NOT_A
 def write_results(directory: Path, results: list[SubmissionResult]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for result in results:
-        (directory / f"{result.student}.json").write_text(json.dumps(to_gradescope(result), indent=2))
+        (directory / f"{result.student}.json").write_text(schema.dumps(result))
     (directory / "grades.csv").write_text("student,total\n")  # not a results file: ignored
     return directory
 
@@ -47,8 +49,8 @@ def small_class(directory: Path) -> Path:
     return write_results(directory, [
         submission("ann", gpu=Status.PASSED),
         submission("ben", gram_ok=False),
-        submission("cid", problems=("the notebook process exited with status 3 while running cell 4 "
-                                    "(os._exit or a crash in native code)",)),
+        submission("cid", crash="the notebook process exited with status 3 while running cell 4 "
+                                 "(os._exit or a crash in native code)"),
         zero_result(student="dee", assignment=APPENDIX_A.subset(["02_tensors", "05_device"]),
                     reason="grading failed: the notebook process could not be started"),
     ])

@@ -44,8 +44,8 @@ def test_resume_keeps_finished_results_and_grades_the_rest(tmp_path):
     second = cli(str(class_dir), "--out", str(out), "--resume", *ONLY)
     assert second.wait(timeout=300) == 0, second.stderr.read()
     assert (out / "student00.json").read_bytes() == kept
-    assert json.loads((out / "student01.json").read_text())["score"] == 10
-    assert json.loads((out / "student02.json").read_text())["score"] == 10
+    assert json.loads((out / "student01.json").read_text())["score"]["points"] == 10
+    assert json.loads((out / "student02.json").read_text())["score"]["points"] == 10
     rows = (out / "grades.csv").read_text().splitlines()
     assert rows == ["student,01_setup,extra_credit,total"] + [f"student0{i},10,0,10" for i in range(3)]
 
@@ -67,7 +67,7 @@ def test_sigterm_stops_the_batch_and_keeps_every_finished_result(tmp_path):
         json.loads(path.read_text())
     resumed = cli(str(class_dir), "--out", str(out), "--resume", *ONLY)
     assert resumed.wait(timeout=300) == 0
-    assert json.loads((out / "student99.json").read_text())["score"] == 10
+    assert json.loads((out / "student99.json").read_text())["score"]["points"] == 10
 
 
 def _children(pid: int, marker: bytes) -> list[int]:
@@ -105,10 +105,10 @@ def test_a_worker_that_dies_costs_only_its_own_submission(tmp_path, when):
     os.kill(workers[0], signal.SIGKILL)
     assert run.wait(timeout=300) == 0, run.stderr.read()
     results = {name: json.loads((out / f"{name}.json").read_text()) for name in ("ann", "bob", "cat")}
-    lost = [name for name, result in results.items() if result["score"] == 0]
+    lost = [name for name, result in results.items() if result["score"]["points"] == 0]
     assert len(lost) == 1, results
     assert "grading worker stopped" in json.dumps(results[lost[0]])
-    assert all(result["score"] == 10 for name, result in results.items() if name not in lost)
+    assert all(result["score"]["points"] == 10 for name, result in results.items() if name not in lost)
 
 
 def test_the_coordinating_process_never_imports_torch_pytest_or_a_suite(tmp_path):
@@ -125,7 +125,7 @@ def test_the_coordinating_process_never_imports_torch_pytest_or_a_suite(tmp_path
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.stdout.strip() == "0 []", done.stdout + done.stderr
-    assert json.loads((out / "student01.json").read_text())["score"] == 10
+    assert json.loads((out / "student01.json").read_text())["score"]["points"] == 10
 
 
 def test_a_submission_at_its_limit_holds_up_only_its_own_worker(tmp_path):

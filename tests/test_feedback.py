@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from autograder.course import APPENDIX_A
+from autograder.grading.results import Status
 from autograder.reporters.classdata import load_results
 from autograder.reporters.feedback import READING, write_feedback
 from tests.results_factory import small_class
@@ -88,3 +90,20 @@ def test_env_output_is_plain_text_for_a_forum_post():
     assert "\x1b[" not in done.stdout  # no colour codes in a pasted post
     for needed in ("OS: ", "CPU cores", "Python 3.", "torch 2.", " build; ", "MPS", "paste all of the lines above"):
         assert needed in done.stdout, needed
+
+
+def test_a_missing_notebook_is_one_entry_not_one_per_check(tmp_path):
+    from autograder.grading.results import FailureKind, NotebookResult, SubmissionResult
+    from tests.results_factory import check, write_results
+
+    reason = "02_tensors.ipynb was not found in the submission"
+    checks = tuple(replace(check("02_tensors", "gram", f"case_{index}", 2, Status.FAILED, reason),
+                           kind=FailureKind.NOTEBOOK) for index in range(5))
+    missing = SubmissionResult(student="eve", assignment="appendix_a", seed=1, seconds=0.0, notebooks=(
+        NotebookResult(notebook="02_tensors", max_points=10, path=None, checks=checks, problems=(reason,)),))
+    out = write_results(tmp_path / "results", [missing])
+    write_feedback(out, assignment=APPENDIX_A.subset(["02_tensors"]))
+    for suffix in (".md", ".html"):
+        text = (out / "feedback" / f"eve{suffix}").read_text()
+        assert text.count("was not found in the submission") == 1, text
+        assert "all 5 checks of this notebook (0/10)" in text

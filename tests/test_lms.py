@@ -142,6 +142,15 @@ def test_a_header_that_understates_the_size_is_caught_while_extracting(tmp_path)
     assert not list((tmp_path / "class").rglob("*.ipynb"))
 
 
+def test_member_names_reach_the_terminal_shown_not_obeyed(tmp_path):
+    archive = make_zip(tmp_path / "canvas.zip", {"doejane_12345_6789012_02_tensors.ipynb": NOTEBOOK,
+                                                  "notes\x1b]0;owned\x07\x1b[2J.txt": b"hello"})
+    report = extract_submissions(archive, tmp_path / "class", assignment=APPENDIX_A)
+    lines = report.lines()
+    assert not any(ch in line for line in lines for ch in "\x1b\x07")
+    assert any("notes\\x1b]0;owned\\x07\\x1b[2J.txt" in line for line in lines), lines
+
+
 def test_not_a_zip(tmp_path):
     (tmp_path / "fake.zip").write_text("not a zip")
     with pytest.raises(ValueError, match="not a readable zip"):
@@ -160,10 +169,10 @@ def test_grade_a_canvas_zip_end_to_end_with_json_output(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "skipped stray.pdf" in done.stderr
     data = json.loads(done.stdout)
-    assert [(r["student"], r["score"]) for r in data["results"]] == [("doejane", 10), ("smithbob", 0)]
+    assert [(r["student"], r["score"]["points"]) for r in data["results"]] == [("doejane", 10), ("smithbob", 0)]
     assert sorted(p.name for p in out.iterdir()) == ["doejane.json", "grades.csv", "lms_students.csv",
                                                      "smithbob.json"]
-    done = run_cli("export", str(out), "--format", "canvas", "--column", "Appendix A (4711)")
+    done = run_cli("export", str(out), "--lms", "canvas", "--column", "Appendix A (4711)")
     rows = list(csv.reader(done.stdout.splitlines()))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Appendix A (4711)"]
     assert rows[2] == ["doejane", "12345", "", "", "", "10"] and rows[3][1:2] == ["222"]
@@ -212,8 +221,8 @@ def test_canvas_and_moodle_layouts(class_results):
 
 
 def test_the_export_command(class_results, tmp_path):
-    done = run_cli("export", str(class_results), "--format", "moodle", "--to", str(tmp_path / "grades.csv"))
+    done = run_cli("export", str(class_results), "--lms", "moodle", "--to", str(tmp_path / "grades.csv"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "grades.csv").read_text().startswith("Identifier,Full name,Grade")
-    done = run_cli("export", str(class_results), "--format", "blackboard")
+    done = run_cli("export", str(class_results), "--lms", "blackboard")
     assert done.returncode == 2 and "invalid choice" in done.stderr

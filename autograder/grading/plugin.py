@@ -10,15 +10,17 @@ test's source, traceback or expected values.
 from __future__ import annotations
 
 import hashlib
+import traceback
 from dataclasses import dataclass, field
 
 import pytest
 import torch
 
-from autograder.grading.judge import CheckFailed, ExtraCreditUnavailable
-from autograder.grading.results import CheckResult, Status
+from autograder.grading.judge import ExtraCreditUnavailable, student_message
+from autograder.grading.results import CheckResult, FailureKind, Status
 from autograder.grading.session import StudentNotebook
-from autograder.sandbox.errors import SandboxError
+from autograder.sandbox.errors import (CallTimeout, ChildDied, MissingName, NotebookUnavailable, ProtocolViolation,
+                                       SandboxError, SandboxUnavailable, StudentError)
 
 MARKER_HELP = ("grade(points, *, fn, extra_credit=False): points of this hidden check, "
                "the student function it is about, and whether it is extra credit")
@@ -47,14 +49,12 @@ class GradingPlugin:
     seed: int
     results: list[CheckResult] = field(default_factory=list)
     specs: dict[str, CheckSpec] = field(default_factory=dict)
-    internal_errors: list[str] = field(default_factory=list)
 
     def begin(self, *, sessions: dict[str, StudentNotebook], seed: int) -> None:
         """Start on the next submission: its notebooks, its seed, no results yet."""
         self.sessions = sessions
         self.seed = seed
         self.results = []
-        self.internal_errors = []
 
     # ------------------------------------------------------------ configuration
 
@@ -97,30 +97,48 @@ class GradingPlugin:
         report = _bare_report(item, call)
         spec = self.specs[item.nodeid]
         if call.when == "call" or (call.when == "setup" and report.failed):
-            status, message = self._judge(call, item)
+            status, message, kind, trace = self._judge(call)
             self.results.append(CheckResult(
                 notebook=spec.notebook, name=spec.name, function=spec.function, description=spec.description,
                 max_points=spec.points, extra_credit=spec.extra_credit, status=status, message=message,
+                hint=_clip(str(getattr(call.excinfo.value, "hint", "") or "")) if call.excinfo else "",
+                kind=kind, grader_error=trace,
             ))
         return report
 
-    def _judge(self, call: pytest.CallInfo, item: pytest.Item) -> tuple[Status, str]:
+    def _judge(self, call: pytest.CallInfo) -> tuple[Status, str, FailureKind | None, str]:
+        """(status, student message, failure kind, instructor-only traceback) of a finished check."""
         if call.excinfo is None:
-            return Status.PASSED, ""
+            return Status.PASSED, "", None, ""
         error = call.excinfo.value
-        if isinstance(error, ExtraCreditUnavailable):
-            return Status.NOT_AVAILABLE, str(error)
-        if isinstance(error, (CheckFailed, SandboxError)):
-            return Status.FAILED, _clip(str(error))
-        if isinstance(error, AssertionError) and str(error):
-            return Status.FAILED, _clip(str(error))
         if isinstance(error, SuiteError):
             raise error
-        # A fault of the check itself, usually on an unexpected kind of answer.  The
-        # student sees only the exception type; the instructor can rerun with --debug.
-        self.internal_errors.append(f"{item.nodeid}: {type(error).__name__}: {error}")
-        return Status.FAILED, (f"this check could not evaluate your answer ({type(error).__name__}); "
-                               "make sure the function returns what its docstring asks for")
+        if isinstance(error, ExtraCreditUnavailable):
+            return Status.NOT_AVAILABLE, str(error), FailureKind.NOT_AVAILABLE, ""
+        if isinstance(error, SandboxError) and not isinstance(error, SandboxUnavailable):
+            # may quote the student's own exception text, which can hold hidden input values
+            return Status.FAILED, _clip(student_message(str(error))), _kind_of(error), ""
+        if isinstance(error, AssertionError):  # CheckFailed, or a bare assert on the student's data
+            return Status.FAILED, _clip(str(error) or "this check found a wrong answer"), FailureKind.WRONG_ANSWER, ""
+        # The check's own code failed (or the sandbox could not serve it): a fault of the grader. The
+        # student is not charged; the traceback, which shows hidden source, goes to the instructor only.
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        return Status.GRADER_ERROR, GRADER_ERROR_MESSAGE, FailureKind.GRADER, trace[-20_000:]
+
+
+GRADER_ERROR_MESSAGE = ("this check could not run because of a fault in the grader, not in your work: it is left "
+                        "out of your score and of the maximum, and your instructor has been told")
+
+
+def _kind_of(error: SandboxError) -> FailureKind:
+    if isinstance(error, StudentError):
+        return FailureKind.NOT_IMPLEMENTED if error.exc_type == "NotImplementedError" else FailureKind.STUDENT_ERROR
+    for kind, types in ((FailureKind.MISSING, MissingName), (FailureKind.TIMEOUT, CallTimeout),
+                        (FailureKind.CRASH, ChildDied), (FailureKind.UNREADABLE_ANSWER, ProtocolViolation),
+                        (FailureKind.NOTEBOOK, NotebookUnavailable)):
+        if isinstance(error, types):
+            return kind
+    return FailureKind.STUDENT_ERROR
 
 
 def _bare_report(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from autograder.course import AssignmentSpec
-from autograder.grading.results import SubmissionResult, zero_result
+from autograder.grading.results import SubmissionResult, Task, zero_result
 from autograder.sandbox.client import Sandbox, SandboxSettings, SharedSandbox
 
 
@@ -48,7 +48,6 @@ class GradingSetup:
         return self.sandbox_settings.joining(shared)
 
 
-Task = tuple[str, Path]  # (student, submission)
 
 
 def grade_all(tasks: Iterable[Task], *, setup: GradingSetup, jobs: int) -> Iterator[SubmissionResult]:

@@ -17,16 +17,19 @@ import secrets
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import pytest
+import torch
 
 from autograder.course import AssignmentSpec
 from autograder.grading import fixtures
 from autograder.grading.errors import GraderError
 from autograder.grading.plugin import GradingPlugin, SuiteError
-from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult, zero_result
+from autograder.grading.results import (CellResult, CellStatus, CheckResult, NotebookResult, Provenance, Status,
+                                        SubmissionResult, Task, zero_result)
 from autograder.grading.session import StudentNotebook
 from autograder.notebooks import LoadedNotebook, NotebookProblem, load_notebook, locate
 from autograder.sandbox.client import Sandbox
@@ -50,7 +53,6 @@ def suite_files(suites_dir: Path, assignment: AssignmentSpec) -> dict[str, Path]
     return files
 
 
-Task = tuple[str, Path]  # (student, submission: a notebook or a directory)
 
 
 def grade_one(*, student: str, submission: Path, assignment: AssignmentSpec, suites_dir: Path,
@@ -88,7 +90,7 @@ def _grade(tasks: Iterator[Task], *, assignment: AssignmentSpec, suites_dir: Pat
     files = suite_files(suites_dir, assignment)
     plugin = GradingPlugin(sessions={}, seed=0)
     loop = _SubmissionLoop(tasks, plugin=plugin, assignment=assignment, sandbox=sandbox, seed=seed,
-                           on_result=on_result, forgiving=forgiving)
+                           on_result=on_result, forgiving=forgiving, provenance=provenance(suites_dir=suites_dir))
     _run_pytest(list(files.values()), suites_dir, [plugin, loop])
     if loop.failure is not None:
         raise loop.failure
@@ -99,8 +101,9 @@ class _SubmissionLoop:
 
     def __init__(self, tasks: Iterator[Task], *, plugin: GradingPlugin, assignment: AssignmentSpec,
                  sandbox: Sandbox, seed: int | None, on_result: Callable[[SubmissionResult], None],
-                 forgiving: bool) -> None:
+                 forgiving: bool, provenance: Provenance) -> None:
         self.tasks = tasks
+        self.provenance = provenance
         self.plugin = plugin
         self.assignment = assignment
         self.sandbox = sandbox
@@ -133,7 +136,7 @@ class _SubmissionLoop:
         return True
 
     def _grade_one(self, session: pytest.Session, student: str, submission: Path) -> SubmissionResult:
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         seed = secrets.randbits(32) if self.seed is None else self.seed
         sessions, paths = _open_sessions(submission, self.assignment, self.sandbox)
         self.plugin.begin(sessions=sessions, seed=seed)
@@ -159,6 +162,7 @@ class _SubmissionLoop:
             seconds=time.monotonic() - started,
             protections=tuple(name for name, on in (protections.to_dict().items() if protections else ())
                               if on is True),
+            provenance=replace(self.provenance, started_at=_utc(started_at), finished_at=_utc(time.time())),
         )
 
 
@@ -187,7 +191,8 @@ def _open_sessions(submission: Path, assignment: AssignmentSpec,
                 loaded = load_notebook(path, stem=spec.stem, root=root)
             except NotebookProblem as error:
                 problem = str(error)
-        sessions[spec.stem] = StudentNotebook(stem=spec.stem, sandbox=sandbox, notebook=loaded, problem=problem)
+        sessions[spec.stem] = StudentNotebook(stem=spec.stem, sandbox=sandbox, notebook=loaded, problem=problem,
+                                              functions=spec.functions)
     return sessions, paths
 
 
@@ -230,14 +235,32 @@ def _run_pytest(files: list[Path], suites_dir: Path, plugins: list[object]) -> N
 
 def _notebook_result(stem: str, max_points: float, path: str | None, session: StudentNotebook,
                      checks: list[CheckResult]) -> NotebookResult:
+    cells = tuple(CellResult(index=report.index, status=CellStatus(report.status), message=report.message,
+                             seconds=report.seconds, output=report.output) for report in session.cell_reports)
     problems = []
     if session._problem:
         problems.append(session._problem)
-    problems += [report.message for report in session.cell_reports if report.status != "ok"]
+    problems += [cell.message for cell in cells if cell.status is not CellStatus.OK]
     problems += session.notes
     return NotebookResult(notebook=stem, max_points=max_points, path=path, checks=tuple(checks),
-                          cells=session.cell_reports, problems=tuple(problems), seconds=session.run_seconds)
+                          cells=cells, problems=tuple(problems), seconds=session.run_seconds,
+                          restarts=tuple(session.notes))
 
 
-__all__ = ["GraderError", "grade_one", "grade_stream", "grade_submission", "zero_result", "suite_files",
-           "Status"]
+def provenance(*, suites_dir: Path) -> Provenance:
+    """Who grades: this grader's version, the suites' hashes, torch, and the devices this process sees."""
+    import hashlib
+
+    from autograder import __version__
+
+    suites = tuple((path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+                   for path in sorted(suites_dir.glob("*.py")))
+    mps = getattr(torch.backends, "mps", None)
+    devices = (("cuda", bool(torch.cuda.is_available())), ("mps", bool(mps is not None and mps.is_available())))
+    return Provenance(grader_version=__version__, suites=suites, torch_version=str(torch.__version__), devices=devices)
+
+
+def _utc(moment: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(moment, tz=timezone.utc).isoformat(timespec="seconds")

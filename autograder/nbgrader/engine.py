@@ -16,12 +16,12 @@ import threading
 from pathlib import Path
 
 from autograder.course import AssignmentSpec, assignment, default_suites_dir
-from autograder.grading.results import NotebookResult
+from autograder.grading.results import SubmissionResult
 from autograder.grading.runner import grade_submission, zero_result
 from autograder.sandbox.client import Sandbox, SandboxSettings
 from autograder.sandbox.errors import SandboxError, SandboxUnavailable
+from autograder.sandbox.isolation import STRICT_PROTECTIONS
 
-STRICT_PROTECTIONS = ("unprivileged_user", "hidden_files_masked", "network_isolated")
 
 
 _lock = threading.Lock()
@@ -60,7 +60,7 @@ def notebook_spec(assignment_id: str, notebook_id: str) -> AssignmentSpec:
 
 
 def grade_notebook(*, content: bytes, assignment_id: str, notebook_id: str, student: str, suites_dir: Path | None,
-                   settings: SandboxSettings, seed: int | None = None) -> NotebookResult:
+                   settings: SandboxSettings, seed: int | None = None) -> SubmissionResult:
     """Grade the notebook file ``content`` (saved as ``<notebook_id>.ipynb``) against its hidden suite.
 
     A failure of the sandbox becomes a score of 0 with its reason; a sandbox that stopped
@@ -74,9 +74,8 @@ def grade_notebook(*, content: bytes, assignment_id: str, notebook_id: str, stud
         for attempt in range(2):
             try:
                 sandbox = shared_sandbox(settings)
-                result = grade_submission(submission=scratch, student=student, assignment=spec,
-                                          suites_dir=suites, sandbox=sandbox, seed=seed)
-                return result.notebook(notebook_id)
+                return grade_submission(submission=scratch, student=student, assignment=spec,
+                                        suites_dir=suites, sandbox=sandbox, seed=seed)
             except SandboxUnavailable as error:
                 close_shared_sandbox()
                 if attempt == 1:
@@ -84,6 +83,6 @@ def grade_notebook(*, content: bytes, assignment_id: str, notebook_id: str, stud
             except SandboxError as error:
                 reason = f"grading failed: {error}"
                 break
-        return zero_result(student=student, assignment=spec, reason=reason).notebook(notebook_id)
+        return zero_result(student=student, assignment=spec, reason=reason)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

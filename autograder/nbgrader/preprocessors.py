@@ -29,7 +29,9 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor, OverwriteCells
 
 from autograder.course import default_suites_dir, secret_paths
-from autograder.grading.results import CheckResult, NotebookResult, Status
+from autograder.files import write_atomically
+from autograder.grading import schema
+from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult
 from autograder.nbgrader.engine import STRICT_PROTECTIONS, SandboxSettings, grade_notebook
 from autograder.sandbox.isolation import IsolationPlan
 from autograder.sandbox.limits import Limits
@@ -39,7 +41,8 @@ UNREADABLE = "autograder_unreadable"
 #: key in nbgrader's ``resources`` where GradeWithSuites leaves its summary for RecordGraderResults
 RESOURCE_KEY = "autograder"
 GRADE_PREFIX = "check_"
-MARK = {Status.PASSED: "passed", Status.FAILED: "FAILED", Status.NOT_AVAILABLE: "not available"}
+MARK = {Status.PASSED: "passed", Status.FAILED: "FAILED", Status.NOT_AVAILABLE: "not available",
+        Status.GRADER_ERROR: "not counted: grader error"}
 
 
 def function_of(grade_id: str) -> str:
@@ -135,10 +138,28 @@ class GradeWithSuites(NbGraderPreprocessor):
                       help="More paths to hide from student code (the course's own folders are always hidden).").tag(
         config=True)
     show_cell_output = Bool(True, help="Show what each student cell printed in the sandbox.").tag(config=True)
+    results_dir = Unicode("autograder-results",
+                          help="Where each graded notebook's full result is kept (docs/results.md), as "
+                               "<results_dir>/<assignment>/<student>/<notebook>.json; relative paths are taken "
+                               "from the course directory. Empty: do not keep them.").tag(config=True)
+
+    def _store(self, result: SubmissionResult, ids: dict) -> None:
+        if not self.results_dir:
+            return
+        root = Path(self.results_dir)
+        if not root.is_absolute():
+            root = (_course_root(self) or Path.cwd()) / root
+        write_atomically(root / ids["assignment"] / ids["student"] / f"{ids['notebook']}.json", schema.dumps(result))
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         ids = resources["nbgrader"]
-        result = self.grade(nb, resources)
+        graded = self.grade(nb, resources)
+        self._store(graded, ids)
+        for check in graded.grader_errors:
+            self.log.warning("%s %s: the hidden check %s failed because of a fault in the suite (not counted "
+                             "against the student); its traceback is in %s", ids["student"], ids["notebook"],
+                             check.name, self.results_dir or "the results (set GradeWithSuites.results_dir)")
+        result = graded.notebook(ids["notebook"])
         summary = apply_result(nb, result, show_cell_output=self.show_cell_output)
         resources[RESOURCE_KEY] = summary
         self.log.info("%s %s: %s/%s points from the hidden suite%s", ids["student"], ids["notebook"],
@@ -164,7 +185,7 @@ class GradeWithSuites(NbGraderPreprocessor):
         return SandboxSettings(limits=limits, plan=plan,
                                require=STRICT_PROTECTIONS if self.isolation == "strict" else ())
 
-    def grade(self, nb: NotebookNode, resources: dict) -> NotebookResult:
+    def grade(self, nb: NotebookNode, resources: dict) -> SubmissionResult:
         """Grade ``nb`` (or, for an unreadable submission, the original bytes) with the hidden suite."""
         ids = resources["nbgrader"]
         unreadable = nb.metadata.get(UNREADABLE)
@@ -244,12 +265,15 @@ def score_cell(grade_id: str, max_points: float, checks: list[CheckResult],
                 result: NotebookResult) -> tuple[float, float, str]:
     regular = [check for check in checks if not check.extra_credit]
     extra_checks = [check for check in checks if check.extra_credit]
-    suite_max = sum(check.max_points for check in regular)
+    # A grade cell's maximum is fixed in the gradebook, so checks with a grader error cannot leave it;
+    # the cell is scored on the other checks instead, and a cell whose every check failed that way
+    # gets its points: the student is not charged for the grader's fault.
+    suite_max = sum(check.max_points for check in regular if check.counts)
     earned = sum(check.points for check in regular)
     if suite_max > 0:
         points = max_points * earned / suite_max
     else:
-        points = 0.0
+        points = max_points if any(not check.counts for check in regular) else 0.0
     points = min(max(0.0, round(points, 6)), max_points)
     if math.isnan(points):
         points = 0.0

@@ -8,13 +8,12 @@ test code are never part of it, so they cannot appear here.
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import AssignmentSpec
 from autograder.reporters.classdata import (CheckRecord, StudentRecord, load_results, notebook_stems)
+from autograder.reporters.encoding import html_text, markdown_code, markdown_text
 from autograder.files import write_atomically
 
 DOCS = "https://pytorch.org/docs/stable"
@@ -79,6 +78,25 @@ READING: dict[str, Reading] = {
     "train_on_device": Reading("A.9.2", "Move the model once and every batch inside the loop to the same device.", (
         ("torch.nn.Module.to", f"{DOCS}/generated/torch.nn.Module.html#torch.nn.Module.to"),
         _api("torch.Tensor.to"))),
+    "ddp_backend": Reading("A.9.3", "nccl needs at least one CUDA device per process; gloo runs on CPUs.", (
+        ("torch.distributed backends", f"{DOCS}/distributed.html#backends"),)),
+    "ddp_setup": Reading("A.9.3", "Every rank calls init_process_group with the same world size and rendezvous, "
+                                  "and a timeout so that a missing rank cannot hang the others.", (
+        ("torch.distributed.init_process_group", f"{DOCS}/distributed.html#torch.distributed.init_process_group"),)),
+    "ddp_cleanup": Reading("A.9.3", "destroy_process_group ends the group, so that a new one can start.", (
+        ("torch.distributed.destroy_process_group",
+         f"{DOCS}/distributed.html#torch.distributed.destroy_process_group"),)),
+    "make_distributed_loader": Reading("A.9.3", "A DistributedSampler gives each rank its own shard; the "
+                                                "DataLoader then must not shuffle by itself.", (
+        ("DistributedSampler", f"{DOCS}/data.html#torch.utils.data.distributed.DistributedSampler"),)),
+    "save_from_rank0": Reading("A.9.3", "All ranks hold the same weights after each step: only rank 0 saves them.", (
+        _api("torch.save"),)),
+    "train_rank": Reading("A.9.3", "Wrap the model in DistributedDataParallel and call sampler.set_epoch(epoch) "
+                                   "at the start of every epoch.", (
+        _api("torch.nn.parallel.DistributedDataParallel"),
+        ("DistributedSampler.set_epoch", f"{DOCS}/data.html#torch.utils.data.distributed.DistributedSampler"))),
+    "run_ddp": Reading("A.9.3", "Start one process per rank, wait for all of them, and always end them.", (
+        ("torch.multiprocessing", f"{DOCS}/multiprocessing.html"),)),
 }
 
 
@@ -102,16 +120,29 @@ def _points(check: CheckRecord) -> str:
 
 
 def _mark(check: CheckRecord) -> tuple[str, str]:
-    return {"passed": ("\u2713", "passed"), "not available": ("\u2013", "not available")}.get(
-        check.status, ("\u2717", "failed"))
+    return {"passed": ("\u2713", "passed"), "not available": ("\u2013", "not available"),
+            "grader error": ("\u2013", "not counted")}.get(check.status, ("\u2717", "failed"))
 
 
-def _md_escape(text: str) -> str:
-    return re.sub(r"([|<>\[\]])", r"\\\1", text.replace("\n", " "))
+def _checks_of(record: StudentRecord, stem: str) -> tuple[list[CheckRecord], str]:
+    """The checks to list one by one, and a summary line for those a notebook problem explains.
+
+    When the notebook is missing or unreadable, every check fails with the same reason: the
+    problem is shown once, and its checks as one line instead of one entry each.
+    """
+    checks = [check for check in record.checks if check.notebook == stem]
+    reasons = {problem.text for problem in record.problems if problem.notebook == stem}
+    explained = [check for check in checks if check.status == "failed" and check.message in reasons]
+    if not explained or len(explained) < len(checks):
+        return checks, ""
+    worth = sum(check.max_score for check in explained if not check.extra_credit)
+    return [], f"all {len(explained)} checks of this notebook (0/{_n(worth)}): they need the notebook above"
 
 
 def feedback_markdown(record: StudentRecord, *, assignment: AssignmentSpec | None, stems: list[str]) -> str:
-    lines = [f"# Feedback for {_md_escape(record.student)}", ""]
+    # Every string read from the results goes through markdown_text (or markdown_code) once;
+    # only the links of READING, written here, stay live.
+    lines = [f"# Feedback for {markdown_text(record.student)}", ""]
     extra = f" + {_n(record.extra_credit)} extra credit" if record.extra_credit else ""
     base = record.total - record.extra_credit
     lines += [f"**Score: {_n(base)}/{_n(record.max_points)}{extra}**", "",
@@ -122,23 +153,30 @@ def feedback_markdown(record: StudentRecord, *, assignment: AssignmentSpec | Non
             continue
         spec = assignment.notebook(stem) if assignment and stem in {nb.stem for nb in assignment.notebooks} else None
         title = f" ({spec.title}, book section {spec.book_section})" if spec else ""
-        lines += [f"## {stem}{title}: {_n(record.notebook_points[stem])}/{_n(record.notebook_max.get(stem, 0))}", ""]
+        lines += [f"## {markdown_text(stem + title)}: "
+                  f"{_n(record.notebook_points[stem])}/{_n(record.notebook_max.get(stem, 0))}", ""]
         for problem in (p for p in record.problems if p.notebook == stem):
-            lines += [f"> **Problem:** {_md_escape(problem.text)}", ""]
-        for check in (c for c in record.checks if c.notebook == stem):
+            lines += [f"> **Problem:** {markdown_text(problem.text)}", ""]
+        checks, collapsed = _checks_of(record, stem)
+        if collapsed:
+            lines.append(f"- \u2717 **failed**: {markdown_text(collapsed)}")
+        for check in checks:
             mark, word = _mark(check)
-            lines.append(f"- {mark} **{word}** ({_points(check)}) `{check.name}`: {_md_escape(check.description)}")
+            lines.append(f"- {mark} **{word}** ({_points(check)}) {markdown_code(check.name)}: "
+                         f"{markdown_text(check.description)}")
             if check.status == "failed":
                 if check.message:
-                    lines.append(f"  - What went wrong: {_md_escape(check.message)}")
+                    lines.append(f"  - What went wrong: {markdown_text(check.message)}")
+                if check.hint:
+                    lines.append(f"  - Try: {markdown_text(check.hint)}")
                 reading = reading_for(check, assignment)
                 if reading is not None:
                     if reading.hint:
-                        lines.append(f"  - Hint: {_md_escape(reading.hint)}")
+                        lines.append(f"  - Hint: {markdown_text(reading.hint)}")
                     links = [f"book section {reading.section}"] + [f"[{t}]({u})" for t, u in reading.links]
                     lines.append(f"  - Read: {', '.join(links)}")
-            elif check.status == "not available" and check.message:
-                lines.append(f"  - {_md_escape(check.message)} (not counted against you)")
+            elif check.status in ("not available", "grader error") and check.message:
+                lines.append(f"  - {markdown_text(check.message)} (not counted against you)")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -150,7 +188,7 @@ h2{border-bottom:1px solid #dde2ea;margin-top:2rem}li{margin:.35rem 0}.passed{co
 
 
 def feedback_html(record: StudentRecord, *, assignment: AssignmentSpec | None, stems: list[str]) -> str:
-    e = html.escape
+    e = html_text
     extra = f" + {_n(record.extra_credit)} extra credit" if record.extra_credit else ""
     base = record.total - record.extra_credit
     parts = [f"<h1>Feedback for {e(record.student)}</h1>",
@@ -166,7 +204,11 @@ def feedback_html(record: StudentRecord, *, assignment: AssignmentSpec | None, s
                      f"{_n(record.notebook_max.get(stem, 0))}</h2>")
         parts += [f'<p class="problem"><b>Problem:</b> {e(p.text)}</p>' for p in record.problems if p.notebook == stem]
         items = []
-        for check in (c for c in record.checks if c.notebook == stem):
+        checks, collapsed = _checks_of(record, stem)
+        if collapsed:
+            items.append(f'<li class="check failed" data-status="failed"><span class="failed">\u2717 failed</span>: '
+                         f"{e(collapsed)}</li>")
+        for check in checks:
             mark, word = _mark(check)
             css = {"passed": "passed", "failed": "failed"}.get(check.status, "na")
             item = (f'<li class="check {css}" data-status="{e(check.status)}"><span class="{css}">{mark} {word}</span>'
@@ -175,13 +217,15 @@ def feedback_html(record: StudentRecord, *, assignment: AssignmentSpec | None, s
                 reading = reading_for(check, assignment)
                 if check.message:
                     item += f'<div class="detail">What went wrong: {e(check.message)}</div>'
+                if check.hint:
+                    item += f'<div class="detail">Try: {e(check.hint)}</div>'
                 if reading is not None:
                     if reading.hint:
                         item += f'<div class="detail">Hint: {e(reading.hint)}</div>'
                     links = [f"book section {e(reading.section)}"] + [
-                        f'<a href="{e(u, quote=True)}">{e(t)}</a>' for t, u in reading.links]
+                        f'<a href="{e(u)}">{e(t)}</a>' for t, u in reading.links]
                     item += f'<div class="detail">Read: {", ".join(links)}</div>'
-            elif check.status == "not available" and check.message:
+            elif check.status in ("not available", "grader error") and check.message:
                 item += f'<div class="detail">{e(check.message)} (not counted against you)</div>'
             items.append(item + "</li>")
         parts.append(f"<ul>{''.join(items)}</ul>")

@@ -32,7 +32,7 @@ def to_gradescope(result: SubmissionResult, *, visibility: str = "visible") -> d
                 output += f"\nNot available: {check.message}"
             elif not passed:
                 output += f"\n{check.message}"
-            tests.append({
+            test = {
                 "name": f"{notebook.notebook}: {check.name}",
                 "number": f"{nb_index}.{check_index}",
                 "score": check.points,
@@ -41,7 +41,13 @@ def to_gradescope(result: SubmissionResult, *, visibility: str = "visible") -> d
                 "output": output,
                 "tags": [notebook.notebook] + (["extra-credit"] if check.extra_credit else []),
                 "visibility": visibility,
-            })
+            }
+            if check.status is Status.NOT_AVAILABLE:
+                # Neither passed nor failed: Gradescope shows a test without a status by its score
+                # (0 of 0), never in red; the reason stays in the output and in extra_data.
+                del test["status"]
+                test["extra_data"] = {"status": Status.NOT_AVAILABLE.value, "reason": check.message}
+            tests.append(test)
     return {
         "score": result.points + result.extra_credit,
         "execution_time": round(result.seconds, 3),

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from autograder.sandbox import messages
 from autograder.sandbox.errors import (
     CallTimeout,
     ChildDied,
@@ -48,6 +49,11 @@ _BOOTSTRAP = (
 )
 _GRACE_SECONDS = 2.0
 _START_SECONDS = 120.0
+
+
+# The exception a failing visible check cell raises (autograder.visible), matched by name only:
+# it changes nothing but how the cell is reported.
+VISIBLE_CHECK_ERROR = "VisibleCheckError"
 
 
 @dataclass(frozen=True)
@@ -151,11 +157,13 @@ class Sandbox:
         if self._control is not None:
             return
         ours, theirs = socket.socketpair()
-        expose = tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, _PACKAGE_ROOT,
+        # The package directory only: around it (an editable checkout) lie solutions, sources and tests.
+        expose = tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(_PACKAGE_ROOT) / "autograder"),
                                str(Path(sys.executable).resolve().parent)}))
-        plan = IsolationPlan(user=self.plan.user, mask_paths=self.plan.mask_paths,
+        hidden = str(Path(_PACKAGE_ROOT) / "autograder" / "hidden")  # wherever the package is installed
+        plan = IsolationPlan(user=self.plan.user, mask_paths=tuple(sorted({*self.plan.mask_paths, hidden})),
                              expose_paths=self.plan.expose_paths + expose,
-                             isolate_network=self.plan.isolate_network)
+                             isolate_network=self.plan.isolate_network, uid_base=self.plan.uid_base)
         self._process = subprocess.Popen(
             [sys.executable, "-I", "-c", _BOOTSTRAP, _PACKAGE_ROOT, str(theirs.fileno())],
             pass_fds=(theirs.fileno(),),
@@ -232,7 +240,7 @@ class Sandbox:
         ours, theirs = socket.socketpair()
         limits = {key: getattr(self.limits, key) for key in
                   ("memory_bytes", "cpu_seconds", "file_bytes", "processes", "output_bytes",
-                   "reply_bytes", "threads")}
+                   "reply_bytes", "threads", "scratch_bytes")}
         with self._lock:
             try:
                 send_message(self._control, {"op": "fork", "limits": limits})
@@ -293,7 +301,7 @@ class NotebookProcess:
         started = time.monotonic()
         where = f"while running cell {index + 1}"
         try:
-            reply, _ = self._exchange({"op": "run_cell", "index": index, "source": source, "timeout": timeout},
+            reply, _ = self._exchange(messages.run_cell(index=index, source=source, timeout=timeout),
                                       timeout=timeout, where=where)
         except ChildDied as death:
             return CellReport(index, "died", str(death), time.monotonic() - started)
@@ -303,7 +311,9 @@ class NotebookProcess:
                               "was stopped; later cells run in a fresh process", time.monotonic() - started)
         seconds = time.monotonic() - started
         output = str(reply.get("output", ""))
-        if reply.get("ok"):
+        if reply.get("ok") or reply.get("exc_type") == VISIBLE_CHECK_ERROR:
+            # A visible check cell that did not pass printed its verdict and raised to make Jupyter
+            # show a failure; the hidden checks judge the function, so the cell itself ran fine.
             return CellReport(index, "ok", "", seconds, output)
         kind = reply.get("kind", "error")
         if kind == "timeout":
@@ -320,16 +330,22 @@ class NotebookProcess:
     # ------------------------------------------------------------ calls
 
     def call_name(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return self.request({"op": "call", "target": ["name", name]}, (list(args), kwargs), what=name)
+        return self.request(messages.call(messages.by_name(name)), (list(args), kwargs), what=name)
 
     def call_inspecting(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
         """Call ``name`` and also return its arguments as the call left them (to detect in-place changes)."""
-        result, positional, keywords = self.request({"op": "call", "target": ["name", name], "inspect_args": True},
+        result, positional, keywords = self.request(messages.call(messages.by_name(name), inspect_args=True),
                                                     (list(args), kwargs), what=name)
         return result, positional, keywords
 
     def request(self, header: dict, value: Any = None, *, what: str, timeout: float | None = None) -> Any:
-        """Send one request; return the decoded value or raise a :class:`SandboxError`."""
+        """Send one request; return the decoded value or raise a :class:`SandboxError`.
+
+        One deadline covers the whole call: sending, the child's work, receiving the
+        reply and decoding it.  Decoding is bounded before it starts (see
+        :func:`codec.loads`): the reply's tensors may unpack to at most
+        ``limits.reply_bytes`` and ``codec.MAX_REPLY_ELEMENTS`` elements.
+        """
         timeout = self.limits.call_seconds if timeout is None else timeout
         limit = f"the {timeout:g} s limit for a call"
         if self.deadline is not None:
@@ -340,17 +356,27 @@ class NotebookProcess:
                 timeout, limit = left, f"the {self.limits.check_seconds:g} s limit for a check"
         from autograder.sandbox import codec  # torch, imported only once there is something to decode
 
+        deadline = time.monotonic() + timeout + _GRACE_SECONDS
         payload = codec.dumps(codec.encode(value, ref_for=_parent_ref_token)) if value is not None else b""
         reply, blob = self._exchange({**header, "timeout": timeout}, payload, timeout=timeout,
-                                     where=f"while the grader called `{what}`")
+                                     where=f"while the grader called `{what}`", deadline=deadline)
         if not reply.get("ok"):
             raise self._failure(reply, what, limit)
         if not blob:
             return None
         try:
-            return codec.decode(codec.loads(blob), resolve_ref=lambda token: Ref(self, token))
+            tree = codec.loads(blob, max_tensor_bytes=self.limits.reply_bytes,
+                               max_elements=codec.MAX_REPLY_ELEMENTS, deadline=deadline)
+            return codec.decode(tree, resolve_ref=lambda token: Ref(self, token), deadline=deadline)
+        except codec.DecodeTimeout:
+            failure: Exception = CallTimeout(f"`{what}` did not finish within {limit} (reading what it "
+                                             "returned took too long)")
         except codec.CodecError as error:
-            raise ProtocolViolation(f"`{what}` returned something the grader cannot read: {error}") from None
+            failure = ProtocolViolation(f"`{what}` returned something the grader cannot read: {error}")
+        # Raised out here, the reply dropped first: a failed check keeps its exception, whose traceback
+        # holds this frame (and, raised inside the handler, the decoder's frames with the reply's bytes).
+        blob = tree = None
+        raise failure
 
     def _failure(self, reply: dict, what: str, limit: str) -> Exception:
         kind = reply.get("kind")
@@ -369,29 +395,30 @@ class NotebookProcess:
             return StudentError(function=what, exc_type="a value", message=str(reply.get("message", "")))
         return ProtocolViolation(f"the notebook process could not handle `{what}`: {reply.get('message', '')}")
 
-    def _exchange(self, header: dict, payload: bytes = b"", *, timeout: float, where: str) -> tuple[dict, bytes]:
+    def _exchange(self, header: dict, payload: bytes = b"", *, timeout: float, where: str,
+                  deadline: float | None = None) -> tuple[dict, bytes]:
+        """Send ``header`` and read the reply by ``deadline`` (default: ``timeout`` plus a grace period)."""
         if self._dead_reason is not None:
             raise ChildDied(self._dead_reason)
+        if deadline is None:
+            deadline = time.monotonic() + timeout + _GRACE_SECONDS
         try:
             send_message(self._sock, header, payload)
-            return recv_message(self._sock, deadline=time.monotonic() + timeout + _GRACE_SECONDS,
-                                max_payload=self.limits.reply_bytes)
+            return recv_message(self._sock, deadline=deadline, max_payload=self.limits.reply_bytes)
         except WireTimeout:
             self._kill(f"it did not respond within {timeout + _GRACE_SECONDS:g} s {where} and was stopped")
-            raise CallTimeout(f"{where.removeprefix('while ')}: no answer within {timeout:g} s") from None
+            failure: Exception = CallTimeout(f"{where.removeprefix('while ')}: no answer within {timeout:g} s")
         except WireError as error:
-            if "limit" in str(error):
+            if "limit" in str(error) or "too large" in str(error):
                 self._kill(f"it sent a reply over the size limit {where}")
-            raise ChildDied(self._death_reason(where)) from None
+            failure = ChildDied(self._death_reason(where))
+        raise failure  # outside the handler: no traceback down to a half-read buffer
 
     # ------------------------------------------------------------ ending
 
     def _kill(self, reason: str) -> None:
         self._killed_for = reason
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        _kill_notebook(self.pid)
         self._death_reason("")
 
     def _death_reason(self, where: str) -> str:
@@ -418,13 +445,19 @@ class NotebookProcess:
 
     def close(self) -> None:
         if self._dead_reason is None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            _kill_notebook(self.pid)
             self.sandbox.release_child(self.pid)
             self._dead_reason = "closed"
             self._sock.close()
+
+
+def _kill_notebook(pid: int) -> None:
+    """Kill a notebook process and its group; as PID 1 of its own namespace, its death ends every descendant."""
+    for kill in (os.kill, os.killpg):
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _signal_reason(number: int, limits: Limits) -> str:
@@ -468,26 +501,24 @@ class Ref:
     def __repr__(self) -> str:
         return f"<Ref {self.type_name} #{self.token.ref_id}>"
 
-    def _target(self) -> dict:
-        return {"target": ["ref", self.token.ref_id]}
+    def _target(self) -> messages.Target:
+        return messages.by_ref(self.token.ref_id)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.process.request({"op": "call", **self._target()}, (list(args), kwargs),
-                                    what=self._label())
+        return self.process.request(messages.call(self._target()), (list(args), kwargs), what=self._label())
 
     def method(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return self.process.request({"op": "call", "method": name, **self._target()}, (list(args), kwargs),
+        return self.process.request(messages.call(self._target(), method=name), (list(args), kwargs),
                                     what=f"{self._label()}.{name}")
 
     def get(self, name: str) -> Any:
-        return self.process.request({"op": "getattr", "name": name, **self._target()}, what=f"{self._label()}.{name}")
+        return self.process.request(messages.get_attribute(self._target(), name), what=f"{self._label()}.{name}")
 
     def items(self, limit: int = 10_000) -> list:
-        return self.process.request({"op": "items", "limit": limit, **self._target()},
-                                    what=f"iterating over {self._label()}")
+        return self.process.request(messages.items(self._target(), limit=limit), what=f"iterating over {self._label()}")
 
     def len(self) -> int:
-        return self.process.request({"op": "len", **self._target()}, what=f"len({self._label()})")
+        return self.process.request(messages.length(self._target()), what=f"len({self._label()})")
 
     def _label(self) -> str:
         return self.type_name.rpartition(".")[2] or "object"
