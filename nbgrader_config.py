@@ -1,7 +1,9 @@
 """nbgrader configuration for this course (the repository root is the course directory).
 
-Released student notebooks go to ``exercises/`` so that
-``nbgrader generate_assignment appendix_a`` regenerates exactly what is committed.
+``nbgrader generate_assignment appendix_a --force`` writes the student notebooks to
+``release/`` (ignored by git; identical to the committed ``exercises/`` when ``autograder
+build`` is current) and records the grade cells in the gradebook, so no nbgrader command
+touches a tracked file.
 
 ``nbgrader autograde`` never runs the student's kernel: the hidden suites score every grade
 cell through the sandboxed engine (see docs/nbgrader.md and autograder/nbgrader/).
@@ -20,7 +22,7 @@ COURSE = Path(__file__).resolve().parent
 
 c.CourseDirectory.course_id = "pytorch-appendix-a"
 c.CourseDirectory.source_directory = "source"
-c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 
 # The visible checks import the student-side helper; the hidden suites are not in the notebooks.
@@ -51,8 +53,10 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.OverwriteCells.add_missing_cells = True
 
-# Sandbox settings of the hidden-suite grader (defaults shown):
-# c.GradeWithSuites.limits = ["cell=30", "notebook=300", "memory=2GiB"]
+# Sandbox settings of the hidden-suite grader. Defaults: the limits in the README's table,
+# isolation "best-effort" (every protection the machine allows; a note names the missing ones),
+# the suites bundled in autograder/hidden/, a fresh seed per submission. Examples:
+# c.GradeWithSuites.limits = ["cell=60", "memory=1GiB"]
 # c.GradeWithSuites.isolation = "strict"        # refuse to grade without root-level isolation
 # c.GradeWithSuites.suites_dir = "/srv/private/hidden/appendix_a"
 # c.GradeWithSuites.seed = 7                    # reproducible random inputs

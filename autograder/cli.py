@@ -1,48 +1,81 @@
 """The ``autograder`` command: a thin front door onto the grading pipeline.
 
-Each subcommand parses its options and calls one keyword-only function; the
-work happens in the modules those functions name.
+Each subcommand turns its parsed arguments into typed options (:mod:`autograder.options`)
+and calls one keyword-only function; the work happens in the modules those functions name.
+Options that several commands share come from the parent parsers below, so they are
+spelled, documented and defaulted the same way everywhere.
+
+Exit status: 0 when the command did its job (whatever the scores), 1 when it could not
+(a grader fault, failed checks in ``validate``/``check``), 2 for usage errors only.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from autograder.course import assignment, default_suites_dir, secret_paths
-from autograder.sandbox.limits import Limits
+from autograder import __version__
+from autograder.errors import UsageError
+from autograder.options import ISOLATION_LEVELS, Output, SandboxOptions, assignment_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _sandbox_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--assignment", default="appendix_a", help="assignment name (default: appendix_a)")
-    parser.add_argument("--suites", type=Path, default=None,
-                        help="directory of the hidden suites (default: the ones bundled for instructors)")
-    parser.add_argument("--seed", type=int, default=None, help="seed for the random inputs (default: fresh)")
-    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a sandbox limit, e.g. memory=1GiB, cell=60, call=10 (repeatable)")
-    parser.add_argument("--isolation", choices=("best-effort", "strict"), default="best-effort",
-                        help="strict: refuse to grade unless student code runs as another user in private "
-                             "namespaces with the hidden files masked (needs root on Linux)")
-    parser.add_argument("--sandbox-user", default="nobody", help="unprivileged user for student code when root")
+# ------------------------------------------------------------------------------------------ shared options
+
+
+def _parents() -> dict[str, argparse.ArgumentParser]:
+    assignment = argparse.ArgumentParser(add_help=False)
+    assignment.add_argument("--assignment", default="appendix_a", help="assignment name (default: appendix_a)")
+
+    notebooks = argparse.ArgumentParser(add_help=False)
+    notebooks.add_argument("--notebook", action="append", default=[], metavar="STEM",
+                           help="only this notebook, e.g. 04_mlp (repeatable)")
+
+    sandbox = argparse.ArgumentParser(add_help=False)
+    sandbox.add_argument("--suites", type=Path, default=None,
+                         help="directory of the hidden suites (default: the ones bundled for instructors)")
+    sandbox.add_argument("--seed", type=int, default=None, help="seed for the random inputs (default: fresh)")
+    sandbox.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                         help="override a sandbox limit, e.g. memory=1GiB, cell=60, call=10 (repeatable)")
+    sandbox.add_argument("--isolation", choices=ISOLATION_LEVELS, default="best-effort",
+                         help="strict: refuse to grade unless student code runs as another user in private "
+                              "namespaces with the hidden files masked (needs root on Linux)")
+    sandbox.add_argument("--sandbox-user", default="nobody",
+                         help="as root, student code runs unprivileged (each notebook under a uid of its own); "
+                              "an empty value turns that off (default: on)")
+
+    talk = argparse.ArgumentParser(add_help=False)
+    loudness = talk.add_mutually_exclusive_group()
+    loudness.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    loudness.add_argument("--verbose", "-v", action="store_true",
+                          help="also list passed checks and the sandbox's protections")
+
+    fmt = argparse.ArgumentParser(add_help=False)
+    fmt.add_argument("--format", choices=("text", "json"), default="text",
+                     help="text: for people (default); json: one JSON document on stdout for programs "
+                          "(progress and warnings go to stderr)")
+    return {"assignment": assignment, "notebooks": notebooks, "sandbox": sandbox, "talk": talk, "format": fmt}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograder", description="Grade PyTorch notebooks with hidden suites.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _parents()
+    grading = [p["assignment"], p["notebooks"], p["sandbox"], p["talk"], p["format"]]
 
-    grade = commands.add_parser("grade", help="grade one student's notebooks or a class directory")
-    grade.add_argument("path", type=Path, help="a notebook, a directory of one student's notebooks, "
-                                               "or a directory with one sub-directory per student")
-    grade.add_argument("--json", type=Path, help="write a Gradescope results.json (one student)")
-    grade.add_argument("--out", type=Path, help="write <student>.json files and grades.csv here (a class)")
-    grade.add_argument("--notebook", action="append", default=[], metavar="STEM",
-                       help="grade only this notebook, e.g. 04_mlp (repeatable)")
+    grade = commands.add_parser("grade", parents=grading, help="grade one student's notebooks or a class directory")
+    grade.add_argument("path", type=Path, help="a notebook, a directory of one student's notebooks, a directory "
+                                               "with one sub-directory per student, or an LMS zip")
+    grade.add_argument("--json", type=Path, help="write the result here (one student; format: docs/results.md)")
+    grade.add_argument("--gradescope", type=Path, metavar="RESULTS_JSON",
+                       help="write Gradescope's results.json here (one student)")
+    grade.add_argument("--out", type=Path, help="keep results here: <student>.json, grades.csv, and earlier results "
+                                                "in history/ (required for a class)")
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                        help="parallel grading workers for a class (default: the number of cores)")
     grade.add_argument("--shard", default="1/1", metavar="I/N",
@@ -51,36 +84,90 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also record the scores in this nbgrader gradebook, e.g. sqlite:///gradebook.db")
     grade.add_argument("--resume", action="store_true",
                        help="in a class run, keep results already in --out and grade only the others")
-    grade.add_argument("--quiet", action="store_true", help="print nothing but errors")
     grade.add_argument("--explain", action="append", default=[], metavar="STUDENT",
                        help="in a class run, list what went wrong for this student (repeatable)")
-    grade.add_argument("--verbose", action="store_true", help="also list passed checks and protections")
-    grade.add_argument("--format", choices=("text", "json"), default="text",
-                       help="json: print the results (Gradescope format, one entry per student) to stdout")
-    _sandbox_options(grade)
 
-    demo = commands.add_parser("demo", help="grade the bundled solutions and a flawed sample, print the table")
+    demo = commands.add_parser("demo", parents=[p["assignment"], p["sandbox"], p["talk"], p["format"]],
+                               help="grade the bundled solutions, a flawed sample and a blank one; print the table")
     demo.add_argument("--out", type=Path, default=None, help="keep the demo class and its results here")
-    _sandbox_options(demo)
 
-    validate = commands.add_parser("validate", help="check sources, generated notebooks, solutions and stubs")
-    _sandbox_options(validate)
+    commands.add_parser("validate", parents=[p["assignment"], p["notebooks"], p["sandbox"], p["talk"]],
+                        help="check sources, generated notebooks, solutions and stubs")
 
-    merge = commands.add_parser("merge", help="combine the results of several shards")
-    merge.add_argument("sources", nargs="+", type=Path, help="result directories of the shards")
+    merge = commands.add_parser("merge", parents=[p["assignment"], p["talk"]],
+                                help="combine the results of several shards")
+    merge.add_argument("sources", nargs="+", type=Path, metavar="RESULTS", help="result directories of the shards")
     merge.add_argument("--out", type=Path, required=True, help="directory for the merged results")
-    merge.add_argument("--assignment", default="appendix_a")
     merge.add_argument("--gradebook", metavar="DB_URL", help="nbgrader gradebook to merge the shards' gradebooks into")
     merge.add_argument("--from-gradebook", action="append", default=[], metavar="DB_URL",
                        help="a shard's gradebook (repeatable; with --gradebook)")
 
-    commands.add_parser("env", help="check this machine's Python, torch and packages")
+    commands.add_parser("env", parents=[p["talk"]], help="check this machine's Python, torch and packages")
 
-    build = commands.add_parser("build", help="regenerate exercises/ and solutions/ from source/")
-    build.add_argument("--assignment", default="appendix_a")
+    build = commands.add_parser("build", parents=[p["assignment"], p["talk"]],
+                                help="regenerate exercises/ and solutions/ from source/")
     build.add_argument("--check", action="store_true", help="only report stale files (exit 1 if any)")
-    _reporting_commands(commands)
-    _release_and_ci_commands(commands)
+
+    new = commands.add_parser("new", parents=[p["assignment"], p["talk"]],
+                              help="start a new exercise notebook: instructor notebook, hidden-suite skeleton, "
+                                   "course outline entry")
+    new.add_argument("stem", metavar="STEM", help="the notebook's name, e.g. 07_attention")
+    new.add_argument("--title", required=True, help="the notebook's title")
+    new.add_argument("--section", required=True, help="its book section, e.g. A.9.3 (or a range, A.3-A.4)")
+    new.add_argument("--function", action="append", default=[], metavar="NAME",
+                     help="a function students write (repeatable; default: one named after the stem)")
+    new.add_argument("--points", type=int, default=10, help="the notebook's points, split over its functions "
+                                                              "(default: 10)")
+
+    update = commands.add_parser("update-course", parents=[p["assignment"], p["talk"]],
+                                 help="after editing or adding notebooks in source/: regenerate release/ and the "
+                                      "nbgrader gradebook, keeping every submission and grade")
+    update.add_argument("--course", type=Path, default=Path("."),
+                        help="the nbgrader course directory (default: the current directory)")
+    update.add_argument("--gradebook", default="sqlite:///gradebook.db", metavar="DB_URL",
+                        help="the course's gradebook (default: sqlite:///gradebook.db, as in nbgrader_config.py)")
+
+    report = commands.add_parser("report", parents=[p["assignment"], p["talk"]],
+                                 help="write an HTML report (plots, pass rates, problems) of a graded class")
+    report.add_argument("results", type=Path, metavar="RESULTS",
+                        help="the --out directory of `autograder grade CLASS --out RESULTS`")
+    report.add_argument("--to", type=Path, default=None, help="the HTML file (default: RESULTS/report.html)")
+
+    export = commands.add_parser("export", parents=[p["assignment"], p["talk"]],
+                                 help="export a graded class's grades as CSV for an LMS")
+    export.add_argument("results", type=Path, metavar="RESULTS", help="the --out directory of a graded class")
+    export.add_argument("--lms", choices=("plain", "canvas", "moodle"), default="plain",
+                        help="plain: per-notebook columns (default); canvas: Canvas gradebook import; "
+                             "moodle: Moodle grading worksheet")
+    export.add_argument("--to", type=Path, default=None, help="the CSV file (default: print to stdout)")
+    export.add_argument("--column", default=None, help="the grade column's name for Canvas (default: the assignment)")
+
+    feedback = commands.add_parser("feedback", parents=[p["assignment"], p["talk"]],
+                                   help="write a Markdown and an HTML feedback file per student")
+    feedback.add_argument("results", type=Path, metavar="RESULTS", help="the --out directory of a graded class")
+    feedback.add_argument("--to", type=Path, default=None, help="the directory (default: RESULTS/feedback)")
+
+    release = commands.add_parser("release", parents=[p["assignment"], p["talk"]],
+                                  help="write the student repository (no hidden suites or solutions)")
+    release.add_argument("outdir", type=Path, metavar="OUTDIR", help="a new or empty directory for the student repository")
+    release.add_argument("--force", action="store_true", help="write into a directory that is not empty")
+
+    check = commands.add_parser("check", parents=[p["assignment"], p["notebooks"], p["talk"]],
+                                help="run the visible checks of your notebooks (offline, no hidden tests)")
+    check.add_argument("path", type=Path, nargs="?", default=Path("exercises"),
+                       help="exercises/, a directory of notebooks, or one notebook (default: exercises)")
+    check.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default: 600)")
+    check.add_argument("--jobs", type=int, default=1, help="notebooks checked at the same time (default: 1)")
+
+    own = _parents()  # ci changes a shared option's default: its parents must be its own objects
+    ci = commands.add_parser("ci", parents=[own["assignment"], own["notebooks"], own["sandbox"], own["talk"]],
+                             help="grade a pull request on GitHub Actions (summary, outputs, annotations)")
+    ci.set_defaults(isolation=None)  # not given: strict when root, else best-effort with a note in the summary
+    ci.add_argument("--head", type=Path, required=True, help="the pull request's checkout (graded as data)")
+    ci.add_argument("--base", type=Path, default=Path("."),
+                    help="the base branch's checkout, to report edits of workflow and grader files (default: .)")
+    ci.add_argument("--results", type=Path, default=Path("results.json"), help="results.json to write")
+    ci.add_argument("--comment", type=Path, default=None, help="write the pull-request comment body here")
     return parser
 
 
@@ -88,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, KeyError) as error:
-        print(f"autograder: {error.args[0] if error.args else error}", file=sys.stderr)
+    except UsageError as error:  # its message may quote a file name from a submission: shown, never interpreted
+        from autograder.reporters.encoding import terminal_text
+
+        print(f"autograder {args.command}: {terminal_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
@@ -100,270 +189,132 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _setup(args: argparse.Namespace, *, spec, extra_masks: tuple[Path, ...] = ()):
-    from autograder.grading.pool import GradingSetup
-    from autograder.sandbox.client import SandboxSettings
-    from autograder.sandbox.isolation import IsolationPlan
-
-    limits = Limits().with_overrides(args.limit, source="--limit")
-    masks = secret_paths(suites_dir=_suites_dir(args), extra=extra_masks)
-    required = ("unprivileged_user", "hidden_files_masked", "network_isolated") if args.isolation == "strict" else ()
-    settings = SandboxSettings(limits=limits, plan=IsolationPlan(user=args.sandbox_user, mask_paths=masks),
-                               require=required)
-    return GradingSetup(assignment=spec, suites_dir=_suites_dir(args), sandbox_settings=settings, seed=args.seed)
+def _output(args: argparse.Namespace) -> Output:
+    return Output(quiet=args.quiet, verbose=args.verbose, format=getattr(args, "format", "text"))
 
 
-def _parse_shard(text: str) -> tuple[int, int]:
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard: {text!r} is not I/N, e.g. --shard 2/4") from None
-    if not 1 <= index <= count:
-        raise ValueError(f"--shard: {text!r} needs 1 <= I <= N")
-    return index, count
+def _sandbox(args: argparse.Namespace, **overrides) -> SandboxOptions:
+    values = dict(assignment=args.assignment, suites=args.suites, seed=args.seed, limits=tuple(args.limit),
+                  isolation=args.isolation, sandbox_user=args.sandbox_user,
+                  notebooks=tuple(getattr(args, "notebook", ())))
+    return SandboxOptions(**{**values, **overrides})
 
 
-def _suites_dir(args: argparse.Namespace) -> Path:
-    return (args.suites or default_suites_dir(args.assignment)).resolve()
+# ------------------------------------------------------------------------------------------ commands
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.notebooks import is_class_directory
-    from autograder.sandbox.errors import SandboxError
+    from autograder.grade_command import GradeRequest, grade, parse_shard
 
-    spec = assignment(args.assignment).subset(args.notebook)
-    path = args.path
-    shard = _parse_shard(args.shard)
-    if args.jobs < 1:
-        raise ValueError(f"--jobs: must be at least 1, got {args.jobs}")
-    if not path.exists():
-        print(f"autograder: {path} does not exist: give a notebook, a student's directory or a class directory",
-              file=sys.stderr)
-        return EXIT_USAGE
-    if path.suffix.lower() == ".zip" and path.is_file():
-        return _grade_zip(args)
-    is_class = is_class_directory(path)
-    sandbox = None
-    if not is_class:  # start the warm process first: it imports torch while this process imports the rest
-        sandbox = _setup(args, spec=spec, extra_masks=(path.resolve(),)).sandbox()
-        sandbox.launch()
-
-    from autograder.files import write_atomically
-    from autograder.grading.errors import GraderError
-    from autograder.reporters.gradescope import to_gradescope
-
-    if is_class:  # this process only coordinates: workers import torch, pytest and the suites
-        from autograder.grading.batch import grade_class
-        from autograder.reporters.progress import ClassProgress
-    else:
-        from autograder.grading.runner import grade_one
-
-    if is_class and args.out is None:
-        print("autograder: a class directory needs --out OUTDIR for the per-student results", file=sys.stderr)
-        return EXIT_USAGE
-    setup = _setup(args, spec=spec, extra_masks=(path.resolve(),) + ((args.out.resolve(),) if args.out else ()))
-    _stop_on_sigterm()
-    try:
-        if is_class:
-            progress = ClassProgress(quiet=args.quiet)
-            record = _gradebook_recorder(args.gradebook, spec.name)
-            try:
-                results = grade_class(class_dir=path, out_dir=args.out, setup=setup, jobs=args.jobs,
-                                      resume=args.resume, shard=shard, on_plan=progress.start,
-                                      on_result=lambda result: (record(result), progress.update(result)))
-            finally:
-                progress.close()
-        else:
-            student = path.stem if path.is_file() else path.resolve().name
-            with sandbox:
-                results = [grade_one(student=student, submission=path, assignment=spec,
-                                     suites_dir=setup.suites_dir, sandbox=sandbox, seed=args.seed)]
-            for target in ([args.json] if args.json else []) + ([args.out / f"{student}.json"] if args.out else []):
-                write_atomically(target, json.dumps(to_gradescope(results[0]), indent=2) + "\n")
-            _gradebook_recorder(args.gradebook, spec.name)(results[0])
-    except (GraderError, SandboxError) as error:
-        print(f"autograder: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    if getattr(args, "format", "text") == "json":
-        _print_json(results, spec.name)
-    elif not args.quiet:
-        if results:
-            _warn_about_protections(results[0].protections)
-        explain = [r for r in results if not is_class or args.verbose or r.student in args.explain]
-        _print_results(sorted(results, key=lambda r: r.student), explain=explain, verbose=args.verbose,
-                       protections=results[0].protections if results else ())
-    return EXIT_OK
-
-
-def _gradebook_recorder(db_url: str | None, assignment_id: str):
-    """A callback recording each result in an nbgrader gradebook (in this trusted process only)."""
-    if not db_url:
-        return lambda result: None
-    from autograder.nbgrader.gradebook import check_ready, write_submission
-
-    check_ready(db_url=db_url, assignment_id=assignment_id)  # refuse before grading anyone, not after
-    return lambda result: write_submission(result, db_url=db_url, assignment_id=assignment_id)
-
-
-def cmd_merge(args: argparse.Namespace) -> int:
-    from autograder.grading.batch import merge_results
-
-    students = merge_results(sources=args.sources, out_dir=args.out, assignment=assignment(args.assignment))
-    print(f"merged {len(students)} students from {len(args.sources)} shards into {args.out}")
-    if args.gradebook:
-        from autograder.nbgrader.gradebook import merge_gradebooks
-
-        copied = merge_gradebooks(sources=args.from_gradebook, target=args.gradebook, assignment_id=args.assignment)
-        print(f"merged {copied} submissions into {args.gradebook}")
-    return EXIT_OK
-
-
-def _stop_on_sigterm() -> None:
-    """SIGTERM stops a run like Ctrl-C: finished results stay on disk, `--resume` picks up the rest."""
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-
-
-def _warn_about_protections(active: tuple[str, ...]) -> None:
-    from autograder.sandbox.isolation import Protections
-
-    missing = [name for name in Protections().to_dict() if name != "notes" and name not in active]
-    if missing:
-        print(f"autograder: note: running without {', '.join(missing)}; "
-              "use --isolation strict to refuse such runs (see SECURITY.md)", file=sys.stderr)
-
-
-def _print_results(results, *, explain, verbose: bool, protections) -> None:
-    from autograder.reporters.text import details, render, score_table
-
-    print(render(score_table(results), color=sys.stdout.isatty()))
-    for result in explain:
-        lines = details(result, verbose=verbose)
-        if lines:
-            print(f"\n{result.student}:")
-        for line in lines:
-            print(f"  {line}")
-    if verbose and protections:
-        print(f"protections: {', '.join(protections)}")
+    request = GradeRequest(path=args.path, out=args.out, json=args.json, gradescope=args.gradescope, jobs=args.jobs,
+                           shard=parse_shard(args.shard), gradebook=args.gradebook, resume=args.resume,
+                           explain=tuple(args.explain))
+    return grade(request, sandbox=_sandbox(args), output=_output(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import tempfile
+    from autograder.demo import run_demo
 
-    from autograder.demo import build_demo_class
-
-    spec = assignment(args.assignment)
-    with tempfile.TemporaryDirectory(prefix="autograder-demo-") as scratch:
-        root = args.out or Path(scratch)
-        class_dir = build_demo_class(root / "class", assignment=spec)
-        grade_args = argparse.Namespace(**{**vars(args), "path": class_dir, "out": root / "results",
-                                           "json": None, "quiet": False, "verbose": False,
-                                           "notebook": [], "explain": ["flawed"],
-                                           "jobs": 1, "shard": "1/1", "resume": False})
-        code = cmd_grade(grade_args)
-        if code == EXIT_OK:
-            print(f"per-student results.json and grades.csv: {root / 'results'}" if args.out else
-                  "(rerun with --out DIR to keep the class and its results)")
-        return code
+    return run_demo(out=args.out, sandbox=_sandbox(args), output=_output(args))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from autograder.validate import validate
 
-    spec = assignment(args.assignment)
-    with _setup(args, spec=spec).sandbox() as sandbox:
-        findings = validate(assignment=spec, suites_dir=_suites_dir(args), sandbox=sandbox)
+    from autograder.course import OutlineError
+
+    options = _sandbox(args)
+    output = _output(args)
+    try:
+        options.spec()
+    except OutlineError as error:  # the outline itself is the first thing validate checks
+        print(f"[FAIL] {error}\n0 passed, 1 failed")
+        return EXIT_FAILED
+    with options.setup().sandbox() as sandbox:
+        findings = validate(assignment=options.spec(), suites_dir=options.suites_dir(), sandbox=sandbox)
+    failed = sum(not finding.ok for finding in findings)
     for finding in findings:
-        print(f"{'[OK]  ' if finding.ok else '[FAIL]'} {finding.text}")
-    failed = sum(not f.ok for f in findings)
-    print(f"{len(findings) - failed} passed, {failed} failed")
+        if not (output.quiet and finding.ok):
+            print(f"{'[OK]  ' if finding.ok else '[FAIL]'} {finding.text}")
+    if not output.quiet or failed:
+        print(f"{len(findings) - failed} passed, {failed} failed")
     return EXIT_OK if failed == 0 else EXIT_FAILED
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from autograder.results_folder import merge
+
+    output = _output(args)
+    students = merge(sources=args.sources, out_dir=args.out, assignment=assignment_spec(args.assignment))
+    output.say(f"merged {len(students)} students from {len(args.sources)} shards into {args.out}")
+    if args.gradebook:
+        from autograder.nbgrader.gradebook import merge_gradebooks
+
+        copied = merge_gradebooks(sources=args.from_gradebook, target=args.gradebook, assignment_id=args.assignment)
+        output.say(f"merged {copied} submissions into {args.gradebook}")
+    elif args.from_gradebook:
+        raise UsageError("--from-gradebook needs --gradebook DB_URL, the gradebook to merge into")
+    return EXIT_OK
 
 
 def cmd_env(args: argparse.Namespace) -> int:
     from autograder.envcheck import collect, format_lines
 
     lines = collect()
-    print(format_lines(lines))
+    output = _output(args)
+    shown = [line for line in lines if line.status != "OK"] if output.quiet else lines
+    if shown:
+        print(format_lines(shown))
     return EXIT_FAILED if any(line.status == "FAIL" for line in lines) else EXIT_OK
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from autograder.course.build import main as build_main
 
-    return build_main(["--assignment", args.assignment] + (["--check"] if args.check else []))
+    assignment_spec(args.assignment)  # an unknown assignment is a usage error, said before anything is written
+    return build_main(["--assignment", args.assignment] + (["--check"] if args.check else [])
+                      + (["--quiet"] if args.quiet else []))
 
 
-COMMANDS = {"grade": cmd_grade, "merge": cmd_merge, "demo": cmd_demo, "validate": cmd_validate, "env": cmd_env, "build": cmd_build}
+def cmd_new(args: argparse.Namespace) -> int:
+    from autograder.course.scaffold import new_notebook
+
+    made = new_notebook(assignment_name=args.assignment, stem=args.stem, title=args.title, section=args.section,
+                        functions=tuple(args.function), points=args.points)
+    output = _output(args)
+    output.say(f"wrote {made.notebook}\nwrote {made.suite}\nadded {made.spec.stem} ({made.spec.points} points: "
+               f"{', '.join(made.spec.functions)}) to the {args.assignment} outline")
+    output.say("next: write the exercise and its checks, then `autograder build` and `autograder validate`; "
+               "in an nbgrader course with submissions, `autograder update-course` (docs/instructor-guide.md)")
+    return EXIT_OK
 
 
-# --- LMS zip import, JSON output, class report, grade export and student feedback ---------------------------
+def cmd_update_course(args: argparse.Namespace) -> int:
+    from autograder.nbgrader.course_update import NbgraderFailed, update_course
 
-
-def _grade_zip(args: argparse.Namespace) -> int:
-    """`grade submissions.zip --out OUTDIR`: import an LMS bulk download as a class, then grade that class."""
-    import tempfile
-
-    from autograder.lms_import import MANIFEST, UnsafeArchive, extract_submissions, write_manifest
-
-    if args.out is None:
-        print("autograder: a zip of submissions is a class: give --out OUTDIR for the results", file=sys.stderr)
-        return EXIT_USAGE
-    with tempfile.TemporaryDirectory(prefix="autograder-zip-") as scratch:
-        class_dir = Path(scratch) / "class"
-        try:
-            report = extract_submissions(args.path, class_dir, assignment=assignment(args.assignment))
-        except UnsafeArchive as error:
-            print(f"autograder: refusing {args.path}: {error}; nothing was extracted or graded", file=sys.stderr)
-            return EXIT_FAILED
-        for line in report.lines()[0 if not args.quiet else 1:]:  # skipped files are always reported
-            print(f"autograder: {line}", file=sys.stderr)
-        if not report.students:
-            print(f"autograder: {args.path} holds no student notebooks", file=sys.stderr)
-            return EXIT_FAILED
-        write_manifest(report, args.out / MANIFEST)
-        return cmd_grade(argparse.Namespace(**{**vars(args), "path": class_dir}))
-
-
-def _print_json(results, assignment_name: str) -> None:
-    from autograder.reporters.gradescope import to_gradescope
-
-    data = {"assignment": assignment_name,
-            "results": [{"student": r.student, **to_gradescope(r)} for r in sorted(results, key=lambda r: r.student)]}
-    print(json.dumps(data, indent=2))
-
-
-def _reporting_commands(commands) -> None:
-    report = commands.add_parser("report", help="write an HTML report (plots, pass rates, problems) of a graded class")
-    report.add_argument("outdir", type=Path, help="the --out directory of `autograder grade CLASS --out OUTDIR`")
-    report.add_argument("--to", type=Path, default=None, help="the HTML file (default: OUTDIR/report.html)")
-    report.add_argument("--assignment", default="appendix_a")
-    report.add_argument("--quiet", action="store_true", help="print nothing but errors")
-
-    export = commands.add_parser("export", help="export a graded class's grades as CSV for an LMS")
-    export.add_argument("outdir", type=Path, help="the --out directory of a graded class")
-    export.add_argument("--format", choices=("plain", "canvas", "moodle"), default="plain",
-                        help="plain: per-notebook columns; canvas: gradebook import; moodle: grading worksheet")
-    export.add_argument("--to", type=Path, default=None, help="the CSV file (default: print to stdout)")
-    export.add_argument("--column", default=None, help="the grade column's name for Canvas (default: the assignment)")
-    export.add_argument("--assignment", default="appendix_a")
-
-    feedback = commands.add_parser("feedback", help="write a Markdown and an HTML feedback file per student")
-    feedback.add_argument("outdir", type=Path, help="the --out directory of a graded class")
-    feedback.add_argument("--to", type=Path, default=None, help="the directory (default: OUTDIR/feedback)")
-    feedback.add_argument("--assignment", default="appendix_a")
-    feedback.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    try:
+        update = update_course(course_dir=args.course, assignment=args.assignment, db_url=args.gradebook)
+    except NbgraderFailed as error:
+        print(f"autograder: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    output = _output(args)
+    output.say(f"release/{args.assignment} and {args.gradebook} regenerated from source/{args.assignment}")
+    if update.added:
+        output.say(f"new notebooks: {', '.join(update.added)}")
+    for student, notebooks in sorted(update.completed.items()):
+        output.say(f"{student}'s earlier submission now also lists {', '.join(notebooks)} (0 until graded)")
+    output.say(f"next: nbgrader release_assignment {args.assignment} --force; students run "
+               f"nbgrader fetch_assignment {args.assignment} --replace")
+    return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from autograder.reporters.html_report import build_report
 
-    report = build_report(args.outdir, assignment=assignment(args.assignment), html_path=args.to)
-    if not args.quiet:
-        print(f"report of {report.students} students: {report.html_path}")
-        print(f"plots: {', '.join(str(path) for path in report.images)}")
+    report = build_report(args.results, assignment=assignment_spec(args.assignment), html_path=args.to)
+    output = _output(args)
+    output.say(f"report of {report.students} students: {report.html_path}")
+    output.say(f"plots: {', '.join(str(path) for path in report.images)}")
     return EXIT_OK
 
 
@@ -371,66 +322,33 @@ def cmd_export(args: argparse.Namespace) -> int:
     from autograder.files import write_atomically
     from autograder.reporters.lms import export_grades
 
-    text = export_grades(args.outdir, fmt=args.format, assignment=assignment(args.assignment), column=args.column)
+    text = export_grades(args.results, fmt=args.lms, assignment=assignment_spec(args.assignment), column=args.column)
     if args.to is None:
         sys.stdout.write(text)
     else:
         write_atomically(args.to, text)
-        print(f"{args.format} grades written to {args.to}")
+        _output(args).say(f"{args.lms} grades written to {args.to}")
     return EXIT_OK
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     from autograder.reporters.feedback import write_feedback
 
-    written = write_feedback(args.outdir, assignment=assignment(args.assignment), target=args.to)
-    if not args.quiet:
-        print(f"feedback for {len(written) // 2} students: {args.to or args.outdir / 'feedback'}")
+    written = write_feedback(args.results, assignment=assignment_spec(args.assignment), target=args.to)
+    _output(args).say(f"feedback for {len(written) // 2} students: {args.to or args.results / 'feedback'}")
     return EXIT_OK
-
-
-COMMANDS.update({"report": cmd_report, "export": cmd_export, "feedback": cmd_feedback})
-
-
-# --- student release, student-side visible checks, and pull-request grading on GitHub Actions ---------------
-
-
-def _release_and_ci_commands(commands) -> None:
-    release = commands.add_parser("release", help="write the student repository (no hidden suites or solutions)")
-    release.add_argument("outdir", type=Path, help="a new or empty directory for the student repository")
-    release.add_argument("--assignment", default="appendix_a")
-    release.add_argument("--force", action="store_true", help="write into a directory that is not empty")
-
-    check = commands.add_parser("check", help="run the visible checks of your notebooks (offline, no hidden tests)")
-    check.add_argument("path", type=Path, nargs="?", default=Path("exercises"),
-                       help="exercises/, a directory of notebooks, or one notebook (default: exercises)")
-    check.add_argument("--assignment", default="appendix_a")
-    check.add_argument("--notebook", action="append", default=[], metavar="STEM",
-                       help="check only this notebook, e.g. 02_tensors (repeatable)")
-    check.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default: 600)")
-    check.add_argument("--jobs", type=int, default=1, help="notebooks checked at the same time (default: 1)")
-
-    ci = commands.add_parser("ci", help="grade a pull request on GitHub Actions (summary, outputs, annotations)")
-    _sandbox_options(ci)
-    ci.set_defaults(isolation=None)  # not given: strict when root, else best-effort with a note in the summary
-    ci.add_argument("--head", type=Path, required=True, help="the pull request's checkout (graded as data)")
-    ci.add_argument("--base", type=Path, default=Path("."),
-                    help="the base branch's checkout, to report edits of workflow and grader files (default: .)")
-    ci.add_argument("--results", type=Path, default=Path("results.json"), help="results.json to write")
-    ci.add_argument("--comment", type=Path, default=None, help="write the pull-request comment body here")
-    ci.add_argument("--notebook", action="append", default=[], metavar="STEM", help="grade only this notebook")
 
 
 def cmd_release(args: argparse.Namespace) -> int:
     from autograder.release import ReleaseError, release
 
     try:
-        written = release(args.outdir, spec=assignment(args.assignment), force=args.force)
+        written = release(args.outdir, spec=assignment_spec(args.assignment), force=args.force)
     except ReleaseError as error:
         print(f"autograder: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"student repository written to {args.outdir} ({len(written)} files); "
-          "it holds no hidden suite and no solution")
+    _output(args).say(f"student repository written to {args.outdir} ({len(written)} files); "
+                      "it holds no hidden suite and no solution")
     return EXIT_OK
 
 
@@ -438,15 +356,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     from autograder.check import check_notebooks, format_report
 
     if not args.path.exists():
-        print(f"autograder: {args.path} does not exist: run this from your repository's top directory, "
-              "or give the exercises directory or a notebook", file=sys.stderr)
-        return EXIT_USAGE
-    spec = assignment(args.assignment).subset(args.notebook)
+        raise UsageError(f"{args.path} does not exist: run this from your repository's top directory, "
+                         "or give the exercises directory or a notebook")
+    spec = assignment_spec(args.assignment, args.notebook)
     if args.path.is_file():
         spec = spec.subset([nb.stem for nb in spec.notebooks if nb.stem in args.path.name] or [spec.notebooks[0].stem])
     checks = check_notebooks(args.path, spec, timeout=args.timeout, jobs=args.jobs)
-    print(format_report(checks))
-    return EXIT_OK if all(check.ok for check in checks) else EXIT_FAILED
+    ok = all(check.ok for check in checks)
+    if not args.quiet or not ok:
+        print(format_report(checks))
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def cmd_ci(args: argparse.Namespace) -> int:
@@ -459,21 +378,23 @@ def cmd_ci(args: argparse.Namespace) -> int:
     note = "" if isolation == "strict" else (
         "Grading ran without full isolation (not root): student code ran as the runner's user. "
         "Run `autograder ci` with sudo for grading that counts.")
-    spec = assignment(args.assignment).subset(args.notebook)
+    options = _sandbox(args, isolation=isolation)
     github_files = tuple(Path(os.environ[name]).resolve().parent for name in ci.GITHUB_FILES if os.environ.get(name))
     extra = (args.head.resolve(),) + github_files
 
-    def setup_for(suites):
-        local = argparse.Namespace(**{**vars(args), "isolation": isolation, "suites": suites})
-        return _setup(local, spec=spec, extra_masks=extra)
+    def setup_for(suites: Path | None):
+        return replace(options, suites=suites).setup(extra_masks=extra)
 
     try:
         return ci.run(head=args.head, suites=args.suites.resolve() if args.suites else None, base=args.base,
-                      spec=spec, results_path=args.results, comment_path=args.comment, setup_for=setup_for,
-                      isolation_note=note, seed=args.seed)
+                      spec=options.spec(), results_path=args.results, comment_path=args.comment,
+                      setup_for=setup_for, isolation_note=note, seed=args.seed)
     except (GraderError, SandboxError) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return EXIT_FAILED
 
 
-COMMANDS.update({"release": cmd_release, "check": cmd_check, "ci": cmd_ci})
+COMMANDS = {"grade": cmd_grade, "demo": cmd_demo, "validate": cmd_validate, "merge": cmd_merge, "env": cmd_env,
+            "build": cmd_build, "report": cmd_report, "export": cmd_export, "feedback": cmd_feedback,
+            "release": cmd_release, "check": cmd_check, "ci": cmd_ci,
+            "update-course": cmd_update_course, "new": cmd_new}

@@ -7,11 +7,14 @@ credit and feedback messages in one command.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
 
 from autograder.course import REPO_ROOT, AssignmentSpec
+from autograder.errors import UsageError
+from autograder.options import Output, SandboxOptions
 
 # Typical mistakes, as replacements of solution cells (by nbgrader grade_id).
 FLAWED_CELLS = {
@@ -33,7 +36,8 @@ def build_demo_class(directory: Path, *, assignment: AssignmentSpec) -> Path:
     solutions = REPO_ROOT / "solutions" / assignment.name
     exercises = REPO_ROOT / "exercises" / assignment.name
     if not solutions.is_dir():
-        raise ValueError(f"no reference solutions at {solutions}: the demo needs an instructor checkout")
+        raise UsageError(f"no reference solutions at {solutions}: the demo needs an instructor checkout "
+                         "(a clone of the course repository, not a student release)")
     shutil.rmtree(directory, ignore_errors=True)
     shutil.copytree(solutions, directory / "reference")
     shutil.copytree(exercises, directory / "blank")
@@ -47,5 +51,20 @@ def build_demo_class(directory: Path, *, assignment: AssignmentSpec) -> Path:
             if grade_id in replacements:
                 cell.source = replacements[grade_id]
         nbformat.write(notebook, path)
-    (flawed / "03_autograd.ipynb").unlink()  # forgot to submit one notebook
+    (flawed / "06_distributed.ipynb").unlink(missing_ok=True)  # forgot to submit one notebook
     return directory
+
+
+def run_demo(*, out: Path | None, sandbox: SandboxOptions, output: Output) -> int:
+    """Build the demo class (in ``out``, or a temporary directory), grade it and print the score table."""
+    from autograder.grade_command import GradeRequest, grade
+
+    with tempfile.TemporaryDirectory(prefix="autograder-demo-") as scratch:
+        root = out or Path(scratch)
+        class_dir = build_demo_class(root / "class", assignment=sandbox.spec())
+        request = GradeRequest(path=class_dir, out=root / "results", jobs=1, explain=("flawed",))
+        code = grade(request, sandbox=sandbox, output=output)
+        if code == 0:
+            output.say(f"per-student results.json and grades.csv: {root / 'results'}" if out else
+                       "(rerun with --out DIR to keep the class and its results)")
+        return code

@@ -8,7 +8,12 @@ A visible check cell looks like::
         check.equal(gram(torch.tensor([[1., 2.]])), torch.tensor([[5.]]))
 
 It prints one short verdict and never a raw traceback: an unfinished stub says
-"not implemented yet", a wrong answer says what is wrong.  These checks are a
+"not implemented yet", a wrong answer says what is wrong.  A verdict other than
+"passed" then makes the cell fail with :class:`VisibleCheckError`, shown by
+Jupyter as one line (IPython's ``_render_traceback_`` hook), so that Jupyter,
+``nbgrader validate`` and the Assignments panel report the notebook as failing.
+Graders that run every cell (``autograder check``, the grading sandbox) read the
+verdicts and go on.  These checks are a
 convenience for students; the score comes from the hidden suites, which run
 many more tests on random inputs in a separate process.
 
@@ -22,11 +27,21 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-__all__ = ["checking", "VisibleCheckFailed", "VisibleOutcome", "OUTCOMES"]
+__all__ = ["checking", "VisibleCheckFailed", "VisibleCheckError", "VisibleOutcome", "OUTCOMES"]
 
 
 class VisibleCheckFailed(AssertionError):
     """A visible check found a wrong answer; the message says what is wrong."""
+
+
+class VisibleCheckError(Exception):
+    """Raised by a check cell whose verdict is not "passed", after the verdict is printed.
+
+    Jupyter shows it as one short line instead of a traceback through this module.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 @dataclass(frozen=True)
@@ -112,18 +127,22 @@ def _record(name: str, status: str, message: str) -> None:
 
 @contextlib.contextmanager
 def checking(name: str) -> Iterator[Checker]:
-    """Run the visible checks of one function and print a friendly verdict."""
+    """Run the visible checks of one function, print a friendly verdict, and fail the cell unless it passed."""
     check = Checker(name)
     try:
         yield check
     except NotImplementedError:
-        _record(name, "not implemented", "not implemented yet. Fill in its cell, run it, then run this cell again.")
+        status = "not implemented"
+        _record(name, status, "not implemented yet. Fill in its cell, run it, then run this cell again.")
     except VisibleCheckFailed as failure:
-        _record(name, "failed", str(failure))
+        status = "failed"
+        _record(name, status, str(failure))
     except NameError as error:
-        _record(name, "error", f"{error}. Run the cell that defines it first.")
+        status = "error"
+        _record(name, status, f"{error}. Run the cell that defines it first.")
     except Exception as error:  # a student's bug: show its type and text, not a traceback
-        _record(name, "error", f"raised {type(error).__name__}: {error}")
+        status = "error"
+        _record(name, status, f"{name} raised {type(error).__name__}: {error}")
     else:
         noun = "check" if check.passed == 1 else "checks"
         _record(
@@ -131,3 +150,6 @@ def checking(name: str) -> Iterator[Checker]:
             "passed",
             f"{check.passed} visible {noun} passed. The grader tests more cases.",
         )
+        return
+    raise VisibleCheckError(OUTCOMES[-1].message if status != "not implemented" else
+                            f"{name} is not implemented yet") from None

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from autograder.course import APPENDIX_A
+from autograder.grading import schema
+from autograder.grading.results import Status
 from tests.conftest import EXERCISES, SOLUTIONS, write_variant
 from tests.leaks import leaked
 
@@ -47,10 +50,9 @@ def test_a_class_gets_one_result_per_student_and_a_grades_csv(graded_class):
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.glob("*.json")) == ["alice.json", "bob.json", "carol.json", "dave.json"]
     rows = list(csv.DictReader((out / "grades.csv").open()))
-    assert list(rows[0]) == ["student", "01_setup", "02_tensors", "03_autograd", "04_mlp", "05_device",
-                             "extra_credit", "total"]
+    assert list(rows[0]) == ["student", *(notebook.stem for notebook in APPENDIX_A.notebooks), "extra_credit", "total"]
     by_student = {row["student"]: row for row in rows}
-    assert by_student["alice"]["total"] == "100"
+    assert by_student["alice"]["total"] == f"{APPENDIX_A.points}"
     assert by_student["bob"]["total"] == "0"
     assert 0 < float(by_student["carol"]["02_tensors"]) < 20
     assert by_student["dave"]["01_setup"] == "10" and by_student["dave"]["02_tensors"] == "0"
@@ -58,24 +60,26 @@ def test_a_class_gets_one_result_per_student_and_a_grades_csv(graded_class):
 
 def test_broken_and_missing_notebooks_get_clear_reasons(graded_class):
     _, out = graded_class
-    dave = json.loads((out / "dave.json").read_text())
-    outputs = "\n".join(test["output"] for test in dave["tests"])
-    assert "02_tensors.ipynb is not valid JSON" in outputs
-    assert "03_autograd.ipynb was not found in the submission" in outputs
+    dave = schema.read(out / "dave.json")
+    problems = "\n".join(problem for notebook in dave.notebooks for problem in notebook.problems)
+    assert "02_tensors.ipynb is not valid JSON" in problems
+    assert "03_autograd.ipynb was not found in the submission" in problems
 
 
-def test_results_json_is_gradescope_format(graded_class):
+def test_each_student_gets_a_results_file_of_the_documented_schema(graded_class):
     _, out = graded_class
-    alice = json.loads((out / "alice.json").read_text())
-    assert alice["score"] == 100
-    assert alice["extra_data"]["max_score"] == 100
-    assert alice["extra_data"]["extra_credit"] == 0
-    for test in alice["tests"]:
-        assert set(test) >= {"name", "number", "score", "max_score", "status", "output", "visibility", "tags"}
-        assert test["tags"][0] in {"01_setup", "02_tensors", "03_autograd", "04_mlp", "05_device"}
-    extra = [t for t in alice["tests"] if "extra-credit" in t["tags"]]
-    assert extra and all(t["max_score"] == 0 for t in extra)
-    assert sum(t["max_score"] for t in alice["tests"]) == 100
+    data = json.loads((out / "alice.json").read_text())
+    assert data["schema"] == schema.SCHEMA and data["version"] == schema.VERSION
+    assert data["score"] == {"points": APPENDIX_A.points, "max_points": APPENDIX_A.points, "extra_credit": 0}
+    assert data["provenance"]["torch_version"] and set(data["provenance"]["suites"]) >= {
+        f"test_{notebook.stem}.py" for notebook in APPENDIX_A.notebooks}
+    assert data["provenance"]["devices"] == {"cuda": False, "mps": False}  # this machine, seen by the grader
+    alice = schema.read(out / "alice.json")
+    assert schema.to_dict(alice) == data  # lossless both ways
+    extra = [check for notebook in alice.notebooks for check in notebook.checks if check.extra_credit]
+    assert extra and all(check.status is Status.NOT_AVAILABLE for check in extra)
+    assert sum(check.max_points for nb in alice.notebooks for check in nb.checks if not check.extra_credit) \
+        == APPENDIX_A.points
 
 
 def test_no_hidden_suite_line_appears_in_any_output(graded_class):
@@ -84,13 +88,17 @@ def test_no_hidden_suite_line_appears_in_any_output(graded_class):
     assert leaked(produced) == []
 
 
-def test_single_student_json_and_table(tmp_path):
-    target = tmp_path / "results.json"
+def test_single_student_json_gradescope_and_table(tmp_path):
+    target, gradescope = tmp_path / "result.json", tmp_path / "results.json"
     done = run_cli("grade", str(SOLUTIONS / "02_tensors.ipynb"), "--notebook", "02_tensors", "--json", str(target),
-                   *SEED)
+                   "--gradescope", str(gradescope), *SEED)
     assert done.returncode == 0, done.stderr
     assert "20/20" in done.stdout
-    assert json.loads(target.read_text())["score"] == 20
+    assert schema.read(target).points == 20
+    official = json.loads(gradescope.read_text())  # Gradescope's results.json, derived from the same result
+    assert official["score"] == 20 and official["extra_data"]["max_score"] == 20
+    for test in official["tests"]:
+        assert set(test) >= {"name", "number", "score", "max_score", "status", "output", "visibility", "tags"}
 
 
 def test_usage_errors_exit_non_zero_with_a_message(tmp_path):

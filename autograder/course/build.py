@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import REPO_ROOT
+from autograder.files import write_atomically
 
 _MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
@@ -44,7 +45,7 @@ def generate(*, repo: Path, assignment: str) -> dict[str, bytes]:
                               cwd=course, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise BuildError(f"nbgrader generate_assignment failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-        released = course / "exercises" / assignment
+        released = course / "release" / assignment  # nbgrader_config.py's release_directory
         outputs: dict[str, bytes] = {}
         for path in sorted(released.glob("*.ipynb")):
             outputs[f"exercises/{assignment}/{path.name}"] = path.read_bytes()
@@ -82,28 +83,48 @@ def stale_files(*, repo: Path, assignment: str) -> list[str]:
 
 
 def write(*, repo: Path, assignment: str) -> list[str]:
+    """Bring the generated notebooks up to date; return the files written or removed.
+
+    Only files whose content changes are touched, so an up-to-date checkout stays
+    byte-for-byte (and readers of ``exercises/`` never see a half-written folder).
+    """
     fresh = generate(repo=repo, assignment=assignment)
+    changed = []
     for folder in ("exercises", "solutions"):
-        shutil.rmtree(repo / folder / assignment, ignore_errors=True)
+        for path in sorted((repo / folder / assignment).glob("*.ipynb")):
+            rel = str(path.relative_to(repo))
+            if rel not in fresh:
+                path.unlink()
+                changed.append(rel)
     for rel, content in fresh.items():
         target = repo / rel
+        if target.is_file() and target.read_bytes() == content:
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    return sorted(fresh)
+        write_atomically(target, content)
+        changed.append(rel)
+    return sorted(changed)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.course.build", description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", default="appendix_a")
     parser.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but stale files and errors")
     args = parser.parse_args(argv)
     if args.check:
         stale = stale_files(repo=REPO_ROOT, assignment=args.assignment)
         for rel in stale:
             print(f"stale: {rel}")
+        if not stale and not args.quiet:
+            print(f"exercises/{args.assignment} and solutions/{args.assignment} are up to date")
         return 1 if stale else 0
-    for rel in write(repo=REPO_ROOT, assignment=args.assignment):
-        print(f"wrote {rel}")
+    changed = write(repo=REPO_ROOT, assignment=args.assignment)
+    if not args.quiet:
+        for rel in changed:
+            print(f"wrote {rel}")
+        if not changed:
+            print(f"exercises/{args.assignment} and solutions/{args.assignment} were already up to date")
     return 0
 
 

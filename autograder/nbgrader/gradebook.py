@@ -15,6 +15,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook as _NbgraderGradebook
 from nbgrader.api import MissingEntry
 
+from autograder.errors import UsageError
 from autograder.grading.results import SubmissionResult
 from autograder.nbgrader.preprocessors import function_of, score_cell
 
@@ -27,7 +28,7 @@ def Gradebook(db_url: str) -> _NbgraderGradebook:  # noqa: N802 - stands in for 
     return _NbgraderGradebook(db_url)
 
 
-class GradebookNotReady(ValueError):
+class GradebookNotReady(UsageError):
     """The gradebook lacks the assignment; the message says how to create it."""
 
 
@@ -57,6 +58,7 @@ def write_submission(result: SubmissionResult, *, db_url: str, assignment_id: st
             gradebook.find_submission(assignment_id, result.student)
         except MissingEntry:
             gradebook.add_submission(assignment_id, result.student)
+        complete_submission(gradebook, assignment_id=assignment_id, student=result.student)
         for notebook in assignment.notebooks:
             try:
                 graded = result.notebook(notebook.name)
@@ -93,6 +95,7 @@ def merge_gradebooks(*, sources: list[str], target: str, assignment_id: str) -> 
                     merged.find_submission(assignment_id, student)
                 except MissingEntry:
                     merged.add_submission(assignment_id, student)
+                complete_submission(merged, assignment_id=assignment_id, student=student)
                 for notebook, grades in notebooks:
                     for name, auto_score, extra_credit in grades:
                         grade = merged.find_grade(name, notebook, assignment_id, student)
@@ -102,3 +105,70 @@ def merge_gradebooks(*, sources: list[str], target: str, assignment_id: str) -> 
                 merged.db.commit()
                 copied += 1
     return copied
+
+
+def register_new_notebooks(*, db_url: str, assignment_id: str, stems: list[str]) -> list[str]:
+    """Add the notebooks ``stems`` that the gradebook's ``assignment_id`` lacks; return the added ones.
+
+    ``nbgrader generate_assignment`` refuses to add a notebook to an assignment that already has
+    submissions.  Once the gradebook knows the new notebook, it regenerates the assignment as for
+    an edit: grade cells are updated and every existing submission and grade is kept.  A notebook
+    the gradebook has but ``stems`` lacks is refused, since removing it would drop its grades.
+    """
+    with Gradebook(db_url) as gradebook:
+        try:
+            assignment = gradebook.find_assignment(assignment_id)
+        except MissingEntry:
+            return []  # nothing graded yet: generate_assignment creates the assignment as usual
+        known = {notebook.name for notebook in assignment.notebooks}
+        removed = sorted(known - set(stems))
+        if removed and assignment.submissions:
+            raise UsageError(f"the gradebook {db_url} has notebooks {', '.join(removed)} of {assignment_id!r} "
+                             "that source/ no longer has, and submissions hold their grades: put them back, "
+                             "or export the grades first and start a new assignment")
+        added = [stem for stem in stems if stem not in known]
+        for stem in added:
+            gradebook.update_or_create_notebook(stem, assignment_id)
+    return added
+
+
+def complete_submissions(*, db_url: str, assignment_id: str) -> dict[str, list[str]]:
+    """:func:`complete_submission` for every submission of ``assignment_id``: {student: notebooks added}."""
+    with Gradebook(db_url) as gradebook:
+        students = [submission.student.id for submission in gradebook.assignment_submissions(assignment_id)]
+        completed = {student: complete_submission(gradebook, assignment_id=assignment_id, student=student)
+                     for student in students}
+    return {student: added for student, added in completed.items() if added}
+
+
+def complete_submission(gradebook: _NbgraderGradebook, *, assignment_id: str, student: str) -> list[str]:
+    """Give a submission made before notebooks were added to its assignment the rows nbgrader expects.
+
+    ``Gradebook.add_submission`` mirrors the assignment's notebooks as they were then; a notebook
+    added later (see :func:`register_new_notebooks`) has no submitted notebook, grades or comments
+    for older submissions, and ``nbgrader autograde`` fails on them.  This adds what is missing,
+    empty, exactly as ``add_submission`` would have; existing grades are untouched.
+    """
+    from nbgrader.api import Comment, Grade, SubmittedNotebook
+
+    submission = gradebook.find_submission(assignment_id, student)
+    present = {notebook.notebook.name for notebook in submission.notebooks}
+    added = []
+    with gradebook.db.no_autoflush:  # the new rows are added whole, at the commit
+        for notebook in submission.assignment.notebooks:
+            if notebook.name in present:
+                continue
+            cells = (notebook.grade_cells, notebook.solution_cells, notebook.task_cells)
+            submitted = SubmittedNotebook(notebook=notebook, assignment=submission)
+            for cell in cells[0]:
+                Grade(cell_id=cell.id, notebook=submitted)
+            for cell in cells[1]:
+                Comment(cell_id=cell.id, notebook=submitted)
+            for cell in cells[2]:
+                Comment(cell_id=cell.id, notebook=submitted)
+                Grade(cell_id=cell.id, notebook=submitted)
+            gradebook.db.add(submitted)
+            added.append(notebook.name)
+    if added:
+        gradebook.db.commit()
+    return added
