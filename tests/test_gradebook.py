@@ -45,8 +45,9 @@ def class_of_ten(tmp_path_factory) -> Path:
                 else:
                     mutant = mutants[(index * 5) % len(mutants)]
                     write_variant(folder, stem, mutant.cells, mutant.extra_cells)
-        for extra in (folder.glob("0[345]_*.ipynb")):
-            extra.unlink()
+        for extra in folder.glob("*.ipynb"):
+            if extra.stem not in STEMS:
+                extra.unlink()
     return root
 
 

@@ -1,6 +1,6 @@
 """The course as an nbgrader course: the real nbgrader commands, with the hidden suites deciding every score.
 
-One temporary course (01_setup, 02_tensors, 05_device) goes through generate_assignment,
+One temporary course (01_setup, 02_tensors, 05_device, 06_distributed) goes through generate_assignment,
 the exchange round trip (release, fetch and submit as a student, collect), autograde,
 generate_feedback and export, for a class of nine submissions.
 """
@@ -22,8 +22,8 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import SaveAutoGrades
 
-from autograder.course import REPO_ROOT
-from autograder.grading.results import CheckResult, NotebookResult, Status
+from autograder.course import APPENDIX_A, REPO_ROOT
+from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult
 from autograder.nbgrader.preprocessors import GradeWithSuites, RecordGraderResults
 from tests.conftest import EXERCISES, SOLUTIONS, write_variant
 from tests.leaks import hidden_lines
@@ -31,8 +31,8 @@ from tests.mutants.m02_tensors import MUTANTS
 
 ASSIGNMENT = "appendix_a"
 COURSE_ID = "pytorch-appendix-a"
-STEMS = ("01_setup", "02_tensors", "05_device")
-POINTS = {"01_setup": 10, "02_tensors": 20, "05_device": 15}
+STEMS = ("01_setup", "02_tensors", "05_device", "06_distributed")
+POINTS = {stem: APPENDIX_A.notebook(stem).points for stem in STEMS}
 MUTANT_A = next(m for m in MUTANTS if m.name == "make_tensors_float")
 MUTANT_B = MUTANTS[-1]
 
@@ -220,7 +220,7 @@ def test_the_class_through_real_nbgrader_commands(course, grade):
     assert table["loop"]["total"] == full - 10 + table["loop"]["notebooks"]["01_setup"]
     assert "time limit" in " ".join(table["loop"]["comments"].values())
     # an unreadable notebook: 0 for it with its reason, the student's other notebooks graded
-    assert table["broken_json"]["notebooks"] == {"01_setup": 10, "02_tensors": 0, "05_device": 15}
+    assert table["broken_json"]["notebooks"] == {**POINTS, "02_tensors": 0}
     assert "not valid JSON" in " ".join(table["broken_json"]["comments"].values())
     # warnings and stderr output do not zero a correct answer
     assert table["warns"]["total"] == full
@@ -270,7 +270,9 @@ class HandResult(GradeWithSuites):
                                           False, Status.PASSED))
         checks.append(CheckResult("05_device", "test_trained_on_gpu", "train_on_device",
                                   "Training ran on the accelerator.", 10.0, True, Status.PASSED))
-        return NotebookResult("05_device", 15.0, "05_device.ipynb", tuple(checks))
+        notebook = NotebookResult("05_device", 15.0, "05_device.ipynb", tuple(checks))
+        return SubmissionResult(student=resources["nbgrader"]["student"], assignment=ASSIGNMENT,
+                                notebooks=(notebook,), seed=0, seconds=0.0)
 
 
 def test_extra_credit_is_written_to_the_gradebook_export_and_feedback(tmp_path):

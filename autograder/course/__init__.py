@@ -1,17 +1,37 @@
 """The curriculum: which notebooks an assignment has, their points and the functions students write.
 
-The hidden suites hold the individual checks; this module is the public
-outline that student-side tools (visible checks, ``autograder env``) and the
-grader share.  ``autograder validate`` checks that the two agree.
+Each assignment's outline is data, ``autograder/course/<assignment>.json``, read here into
+:class:`AssignmentSpec`; ``autograder new`` adds a notebook to it.  The hidden suites hold
+the individual checks; student-side tools (visible checks, ``autograder env``) and the
+grader share this outline, and ``autograder validate`` checks that the two agree.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from autograder.errors import UsageError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+OUTLINES = Path(__file__).resolve().parent
+# A book section as the feedback links it: "A.9.3", or a range "A.3-A.4".
+_SECTION = re.compile(r"^[A-Z]\.\d+(\.\d+)*(-[A-Z]\.\d+(\.\d+)*)?$")
+
+
+class OutlineError(UsageError):
+    """An assignment outline is malformed; the message names the field, where it came from, and the fix."""
+
+
+def check_book_section(section: str, *, where: str) -> str:
+    """``section`` if it reads like "A.9.3" or "A.3-A.4"; :class:`OutlineError` otherwise."""
+    if not isinstance(section, str) or not _SECTION.match(section):
+        raise OutlineError(f"{where}: book section {section!r} should look like A.9.3, or a range like A.3-A.4 "
+                           "(reports and feedback read the chapter numbers from it)")
+    return section
 
 
 @dataclass(frozen=True)
@@ -50,31 +70,69 @@ class AssignmentSpec:
         raise KeyError(f"assignment {self.name} has no notebook {stem!r}")
 
 
-APPENDIX_A = AssignmentSpec(
-    name="appendix_a",
-    notebooks=(
-        NotebookSpec("01_setup", "Installing and checking PyTorch", 10, 0,
-                     ("version_at_least", "environment_report"), "A.1"),
-        NotebookSpec("02_tensors", "Tensors", 20, 0,
-                     ("make_tensors", "to_float32", "reshape_to", "transpose", "gram"), "A.2"),
-        NotebookSpec("03_autograd", "Computation graphs and autograd", 20, 0,
-                     ("logistic_forward", "logistic_loss", "loss_gradients", "backward_gradients"), "A.3-A.4"),
-        NotebookSpec("04_mlp", "A multilayer perceptron and its training loop", 35, 0,
-                     ("NeuralNetwork", "count_parameters", "ToyDataset", "make_loaders", "train",
-                      "compute_accuracy", "save_model", "load_model"), "A.5-A.8"),
-        NotebookSpec("05_device", "Training on a GPU", 15, 10,
-                     ("get_device", "to_device", "train_on_device"), "A.9"),
-    ),
-)
+def load_outline(path: Path) -> AssignmentSpec:
+    """The assignment outlined in ``path``, validated field by field (errors name the file and the field)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        notebooks = data["notebooks"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise OutlineError(f"{path}: not a readable assignment outline ({error})") from None
+    specs, seen = [], {}
+    for index, raw in enumerate(notebooks):
+        where = f"{path.name}: notebooks[{index}]"
+        try:
+            spec = NotebookSpec(stem=str(raw["stem"]), title=str(raw["title"]), points=raw["points"],
+                                extra_credit=raw.get("extra_credit", 0), functions=tuple(raw["functions"]),
+                                book_section=check_book_section(raw["book_section"], where=where))
+        except (KeyError, TypeError) as error:
+            raise OutlineError(f"{where}: missing or malformed field {error}") from None
+        for field in ("points", "extra_credit"):
+            value = getattr(spec, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise OutlineError(f"{where} ({spec.stem}): {field} must be a whole number >= 0, got {value!r}")
+        for function in spec.functions:
+            if not isinstance(function, str) or not function.isidentifier():
+                raise OutlineError(f"{where} ({spec.stem}): {function!r} is not a Python name")
+            if function in seen:  # feedback and reading lists are keyed by the function's name
+                raise OutlineError(f"{where} ({spec.stem}): function {function!r} is also in {seen[function]}; "
+                                   "function names must be unique across the assignment")
+            seen[function] = spec.stem
+        specs.append(spec)
+    return AssignmentSpec(name=str(data.get("name", path.stem)), notebooks=tuple(specs))
 
-ASSIGNMENTS = {APPENDIX_A.name: APPENDIX_A}
+
+def add_notebook(name: str, spec: NotebookSpec, *, repo: Path = REPO_ROOT) -> Path:
+    """Append ``spec`` to the outline of assignment ``name`` in ``repo``; return the outline's path."""
+    path = repo / "autograder" / "course" / f"{name}.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    entry = asdict(spec)
+    entry["functions"] = list(spec.functions)
+    data["notebooks"].append(entry)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    load_outline(path)  # refuse to leave an outline this module cannot read
+    return path
+
+
+_LOADED: dict[str, AssignmentSpec] = {}
 
 
 def assignment(name: str) -> AssignmentSpec:
-    try:
-        return ASSIGNMENTS[name]
-    except KeyError:
-        raise KeyError(f"unknown assignment {name!r}; known: {', '.join(ASSIGNMENTS)}") from None
+    """The assignment ``name``, read from its outline once (a malformed outline raises :class:`OutlineError`)."""
+    if name not in _LOADED:
+        path = OUTLINES / f"{name}.json"
+        if not path.is_file():
+            known = ", ".join(sorted(p.stem for p in OUTLINES.glob("*.json")))
+            raise KeyError(f"unknown assignment {name!r}; known: {known}")
+        _LOADED[name] = load_outline(path)
+    return _LOADED[name]
+
+
+def __getattr__(name: str):  # APPENDIX_A is read when first used, so a broken outline is reported, not a crash
+    if name == "APPENDIX_A":
+        return assignment("appendix_a")
+    if name == "ASSIGNMENTS":
+        return {path.stem: assignment(path.stem) for path in sorted(OUTLINES.glob("*.json"))}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def secret_paths(*, suites_dir: Path, extra: tuple[Path, ...] = ()) -> tuple[str, ...]:
