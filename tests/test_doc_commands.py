@@ -67,6 +67,8 @@ SHARDING = [("docs/sharding.md", "autograder grade submissions/ --out results/ -
                                  "sqlite:///gradebook.db"),
             ("docs/sharding.md", "nbgrader generate_assignment appendix_a --force --db sqlite:///gradebook-1.db")]
 RELEASE = ("docs/ci.md", "autograder release ../appendix-a-course")
+SCAFFOLD = ("docs/instructor-guide.md", 'autograder new 07_attention --title "Self-attention" --section A.9.3 '
+                                        "--function attention_weights --points 10")  # run by tests/test_scaffold.py
 STUDENT = [("autograder/templates/student/README.md", ".venv/bin/autograder env"),
            ("autograder/templates/student/README.md", ".venv/bin/autograder check exercises/")]
 CI = [("docs/ci.md", "sudo autograder ci --base base --head head --suites suites/appendix_a --isolation strict "
@@ -74,7 +76,7 @@ CI = [("docs/ci.md", "sudo autograder ci --base base --head head --suites suites
       ("docs/ci.md", "sudo autograder ci --base base --head head --suites suites/appendix_a --results results.json "
                      "--comment comment.md")]
 RUN_BY_A_SCENARIO = {QUICKSTART, *INSTRUCTOR, NBGRADER_RELEASE, NBGRADER_GRADE, NBGRADER_STUDENT, NBGRADER_SHARED_ACCOUNT,
-                     NBGRADER_README, NBGRADER_UPDATE, *SHARDING, RELEASE, *STUDENT, *CI}
+                     NBGRADER_README, NBGRADER_UPDATE, *SHARDING, RELEASE, SCAFFOLD, *STUDENT, *CI}
 
 
 def environment(**extra: str) -> dict[str, str]:

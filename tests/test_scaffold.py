@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import REPO_ROOT
+from tests.test_doc_commands import SCAFFOLD, environment, run_block
 
 
 def course_copy(target: Path) -> Path:
@@ -40,27 +41,27 @@ def test_a_seventh_notebook_from_the_scaffold_builds_validates_and_grades(tmp_pa
     course = course_copy(tmp_path / "course")
     before = {path.relative_to(course) for path in course.rglob("*") if path.is_file()}
 
-    made = autograder(course, "new", "07_throwaway", "--title", "A throwaway exercise", "--section", "A.2.1",
-                      "--function", "echo_tensor", "--function", "echo_again", "--points", "3")
-    assert made.returncode == 0, made.stderr
-    assert autograder(course, "build", "--quiet").returncode == 0
+    # the instructor guide's block, as written: new, build, validate
+    done = run_block(SCAFFOLD, course, env=environment(PYTHONPATH=str(course)))
+    assert "solutions/07_attention: 10/10" in done.stdout and "exercises/07_attention: 0/10" in done.stdout
     added = {path.relative_to(course) for path in course.rglob("*") if path.is_file()} - before
     assert {str(path) for path in added if "__pycache__" not in str(path)} == {
-        "source/appendix_a/07_throwaway.ipynb", "exercises/appendix_a/07_throwaway.ipynb",
-        "solutions/appendix_a/07_throwaway.ipynb", "autograder/hidden/appendix_a/test_07_throwaway.py"}
+        "source/appendix_a/07_attention.ipynb", "exercises/appendix_a/07_attention.ipynb",
+        "solutions/appendix_a/07_attention.ipynb", "autograder/hidden/appendix_a/test_07_attention.py"}
     outline = json.loads((course / "autograder" / "course" / "appendix_a.json").read_text())
-    assert outline["notebooks"][-1]["functions"] == ["echo_tensor", "echo_again"]
+    assert outline["notebooks"][-1]["functions"] == ["attention_weights"]
 
-    validated = autograder(course, "validate", "--notebook", "07_throwaway")
-    assert validated.returncode == 0, validated.stdout + validated.stderr
-    assert "solutions/07_throwaway: 3/3" in validated.stdout and "exercises/07_throwaway: 0/3" in validated.stdout
-    graded = autograder(course, "grade", "solutions/appendix_a", "--notebook", "07_throwaway", "--json", "r.json")
+    graded = autograder(course, "grade", "solutions/appendix_a", "--notebook", "07_attention", "--json", "r.json")
     assert graded.returncode == 0, graded.stderr
-    assert json.loads((course / "r.json").read_text())["score"]["points"] == 3
+    assert json.loads((course / "r.json").read_text())["score"]["points"] == 10
+    two = autograder(course, "new", "08_pair", "--title", "Two functions", "--section", "A.2.1",
+                     "--function", "first_one", "--function", "second_one", "--points", "3")
+    assert two.returncode == 0, two.stderr
+    assert '"points": 2' in (course / "source" / "appendix_a" / "08_pair.ipynb").read_text()  # 3 = 2 + 1
 
-    again = autograder(course, "new", "07_throwaway", "--title", "x", "--section", "A.2")
-    assert again.returncode == 2 and "already has a notebook 07_throwaway" in again.stderr
-    clash = autograder(course, "new", "08_clash", "--title", "x", "--section", "A.2", "--function", "gram")
+    again = autograder(course, "new", "07_attention", "--title", "x", "--section", "A.2")
+    assert again.returncode == 2 and "already has a notebook 07_attention" in again.stderr
+    clash = autograder(course, "new", "09_clash", "--title", "x", "--section", "A.2", "--function", "gram")
     assert clash.returncode == 2 and "unique across the course" in clash.stderr
 
 
