@@ -155,7 +155,7 @@ def feedback_markdown(record: StudentRecord, *, assignment: AssignmentSpec | Non
         title = f" ({spec.title}, book section {spec.book_section})" if spec else ""
         lines += [f"## {markdown_text(stem + title)}: "
                   f"{_n(record.notebook_points[stem])}/{_n(record.notebook_max.get(stem, 0))}", ""]
-        for problem in (p for p in record.problems if p.notebook == stem):
+        for problem in (p for p in record.problems if p.notebook == stem and p.kind != "grader"):
             lines += [f"> **Problem:** {markdown_text(problem.text)}", ""]
         checks, collapsed = _checks_of(record, stem)
         if collapsed:
@@ -202,7 +202,8 @@ def feedback_html(record: StudentRecord, *, assignment: AssignmentSpec | None, s
         title = f" ({spec.title}, book section {spec.book_section})" if spec else ""
         parts.append(f"<h2>{e(stem)}{e(title)}: {_n(record.notebook_points[stem])}/"
                      f"{_n(record.notebook_max.get(stem, 0))}</h2>")
-        parts += [f'<p class="problem"><b>Problem:</b> {e(p.text)}</p>' for p in record.problems if p.notebook == stem]
+        parts += [f'<p class="problem"><b>Problem:</b> {e(p.text)}</p>' for p in record.problems
+                  if p.notebook == stem and p.kind != "grader"]
         items = []
         checks, collapsed = _checks_of(record, stem)
         if collapsed:
