@@ -2,12 +2,16 @@
 
     python benchmarks/grade_class.py                 # 200 students x 5 notebooks, 10 for nbgrader
     python benchmarks/grade_class.py --students 40 --nbgrader-sample 3
+    python benchmarks/grade_class.py --students 40 --nbgrader-sample 3 --notebook 01_setup --notebook 02_tensors
 
 The class is built from the reference solutions and the mutant corpus (each
 student gets a random mix). Both graders run in this one invocation, on this
 machine, so the ratios compare like with like. Prints:
 
 - per-notebook seconds for the batch grader and for nbgrader, and the speed-up;
+- what the per-notebook isolation costs: opening, running one cell in and closing a notebook
+  process in a warm sandbox with every protection this machine allows, against the same with
+  the per-notebook protections off (one process, no uid, namespaces or private scratch of its own);
 - peak memory (RSS summed over the whole process tree) of the batch run;
 - a single student's cold `autograder grade` against `python -c "import torch"`, with the
   student code's own time taken out: the time plain `python` needs to run that student's
@@ -42,7 +46,7 @@ SOLUTIONS = REPO / "solutions" / "appendix_a"
 # ---------------------------------------------------------------- the class
 
 
-def build_class(root: Path, *, students: int, seed: int) -> Path:
+def build_class(root: Path, *, students: int, seed: int, spec) -> Path:
     """``root/student0000/<notebook>.ipynb`` ...: solutions with mutants mixed in."""
     import nbformat
 
@@ -53,7 +57,8 @@ def build_class(root: Path, *, students: int, seed: int) -> Path:
         module = importlib.import_module(f"tests.mutants.{info.name}")
         mutants[module.NOTEBOOK] = list(module.MUTANTS)
     chooser = random.Random(seed)
-    originals = {spec.stem: nbformat.read(SOLUTIONS / spec.filename, as_version=4) for spec in APPENDIX_A.notebooks}
+    originals = {notebook.stem: nbformat.read(SOLUTIONS / notebook.filename, as_version=4)
+                 for notebook in spec.notebooks}
     for index in range(students):
         folder = root / f"student{index:04d}"
         folder.mkdir(parents=True)
@@ -135,10 +140,12 @@ def run(command: list[str], *, cwd: Path | None = None, env: dict | None = None)
     return time.monotonic() - started, memory.peak
 
 
-def stock_nbgrader(class_dir: Path, *, sample: int, scratch: Path) -> tuple[float, int]:
+def stock_nbgrader(class_dir: Path, *, sample: int, scratch: Path, spec) -> tuple[float, int]:
     """`nbgrader autograde` as shipped (notebooks run in a Jupyter kernel), on ``sample`` students."""
     course = scratch / "stock-course"
-    shutil.copytree(REPO / "source", course / "source")
+    (course / "source" / "appendix_a").mkdir(parents=True)
+    for notebook in spec.notebooks:
+        shutil.copy(REPO / "source" / "appendix_a" / notebook.filename, course / "source" / "appendix_a")
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\n"
         "c.CourseDirectory.source_directory = 'source'\n"
@@ -152,13 +159,13 @@ def stock_nbgrader(class_dir: Path, *, sample: int, scratch: Path) -> tuple[floa
     return run([*nbgrader, "autograde", "appendix_a", "--force"], cwd=course, env=env)
 
 
-def student_code_script(student_dir: Path, scratch: Path) -> Path:
+def student_code_script(student_dir: Path, scratch: Path, spec) -> Path:
     """A script that runs the student's code cells as plain Python, keeping going after errors."""
     import json
 
     notebooks = []
-    for spec in APPENDIX_A.notebooks:
-        cells = json.loads((student_dir / spec.filename).read_text())["cells"]
+    for notebook in spec.notebooks:
+        cells = json.loads((student_dir / notebook.filename).read_text())["cells"]
         notebooks.append(["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"])
     script = scratch / "student_code.py"
     script.write_text(
@@ -174,40 +181,76 @@ def student_code_script(student_dir: Path, scratch: Path) -> Path:
     return script
 
 
+def isolation_cost(*, count: int = 40) -> tuple[float, float, tuple[str, ...]]:
+    """Milliseconds per notebook process (open, one cell, close) with and without per-notebook isolation."""
+    from autograder.course import default_suites_dir, secret_paths
+    from autograder.sandbox.client import Sandbox
+    from autograder.sandbox.isolation import IsolationPlan
+
+    masks = secret_paths(suites_dir=default_suites_dir("appendix_a"))
+    timings = []
+    for user in ("nobody", None):
+        with Sandbox(plan=IsolationPlan(user=user, mask_paths=masks)) as box:
+            protections = tuple(name for name, on in box.protections.to_dict().items() if on is True)
+            for warm_up in (True, False):
+                started = time.monotonic()
+                for _ in range(3 if warm_up else count):
+                    process = box.open_notebook("probe")
+                    process.run_cell(0, "x = 1")
+                    process.close()
+                if not warm_up:
+                    timings.append((time.monotonic() - started) / count * 1000)
+            if user is not None:
+                isolated = protections
+    return timings[0], timings[1], isolated
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--nbgrader-sample", type=int, default=10, help="students graded by stock nbgrader")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--notebook", action="append", default=[], metavar="STEM",
+                        help="only these notebooks (repeatable; default: all of the assignment)")
     args = parser.parse_args()
-    notebooks = len(APPENDIX_A.notebooks)
+    spec = APPENDIX_A.subset(args.notebook)
+    notebooks = len(spec.notebooks)
+    only = [flag for stem in args.notebook for flag in ("--notebook", stem)]
     autograder = [sys.executable, "-m", "autograder"]
 
     with tempfile.TemporaryDirectory(prefix="grade-class-") as scratch_name:
         scratch = Path(scratch_name)
-        class_dir = build_class(scratch / "class", students=args.students, seed=args.seed)
-        print(f"machine: {os.cpu_count()} cores; class: {args.students} students x {notebooks} notebooks")
+        class_dir = build_class(scratch / "class", students=args.students, seed=args.seed, spec=spec)
+        print(f"machine: {os.cpu_count()} cores; class: {args.students} students x {notebooks} notebooks "
+              f"({', '.join(notebook.stem for notebook in spec.notebooks)})")
+
+        isolated_ms, plain_ms, protections = isolation_cost()
+        print(f"isolation per notebook process (open, one cell, close; mean of 40): {isolated_ms:.1f} ms with "
+              f"{', '.join(protections)}; {plain_ms:.1f} ms without the per-notebook protections; "
+              f"cost {isolated_ms - plain_ms:+.1f} ms per notebook")
 
         batch_seconds, batch_memory = run([*autograder, "grade", str(class_dir), "--out", str(scratch / "out"),
-                                           "--jobs", str(args.jobs), "--quiet", "--seed", str(args.seed)])
+                                           "--jobs", str(args.jobs), "--quiet", "--seed", str(args.seed), *only])
         batch_per_notebook = batch_seconds / (args.students * notebooks)
         print(f"batch grader (--jobs {args.jobs}): {batch_seconds:.1f} s for {args.students * notebooks} notebooks"
               f" = {batch_per_notebook:.3f} s per notebook; peak memory {batch_memory / 2**30:.2f} GiB")
 
         if args.nbgrader_sample > 0:
-            stock_seconds, stock_memory = stock_nbgrader(class_dir, sample=args.nbgrader_sample, scratch=scratch)
+            stock_seconds, stock_memory = stock_nbgrader(class_dir, sample=args.nbgrader_sample, scratch=scratch,
+                                                         spec=spec)
             stock_per_notebook = stock_seconds / (args.nbgrader_sample * notebooks)
             print(f"nbgrader autograde: {stock_seconds:.1f} s for {args.nbgrader_sample * notebooks} notebooks"
                   f" = {stock_per_notebook:.3f} s per notebook; peak memory {stock_memory / 2**30:.2f} GiB")
             print(f"speed-up per notebook: {stock_per_notebook / batch_per_notebook:.1f}x")
 
         single = sorted(class_dir.iterdir())[0]
-        script = student_code_script(single, scratch)
+        script = student_code_script(single, scratch, spec)
         torch_seconds = min(run([sys.executable, "-c", "import torch"])[0] for _ in range(3))
         plain_seconds = min(run([sys.executable, str(script)], cwd=scratch)[0] for _ in range(3))
         own_seconds = max(0.0, plain_seconds - torch_seconds)
-        cold_runs = [run([*autograder, "grade", str(single), "--quiet", "--seed", str(args.seed)]) for _ in range(3)]
+        cold_runs = [run([*autograder, "grade", str(single), "--quiet", "--seed", str(args.seed), *only])
+                     for _ in range(3)]
         cold_seconds, cold_memory = min(cold_runs)
         print(f"single student, cold (best of 3): {cold_seconds:.2f} s (peak {cold_memory / 2**30:.2f} GiB); "
               f"python -c 'import torch': {torch_seconds:.2f} s; the student's code in plain python: "
