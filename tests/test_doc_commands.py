@@ -63,7 +63,7 @@ NBGRADER_SHARED_ACCOUNT = ("docs/nbgrader.md", "nbgrader submit appendix_a --stu
 NBGRADER_README = ("README.md", "python3 -m venv .venv && .venv/bin/pip install 'torch==2.13.0' -e '.[nbgrader]' "
                                 "&& . .venv/bin/activate")
 NBGRADER_UPDATE = ("docs/nbgrader.md", "autograder build")
-SHARDING = [("docs/sharding.md", "autograder grade submissions/ --out results/ --jobs 4 --gradebook "
+SHARDING = [("docs/sharding.md", "autograder grade submissions/ --out results/ --jobs 2 --gradebook "
                                  "sqlite:///gradebook.db"),
             ("docs/sharding.md", "nbgrader generate_assignment appendix_a --force --db sqlite:///gradebook-1.db")]
 RELEASE = ("docs/ci.md", "autograder release ../appendix-a-course")
