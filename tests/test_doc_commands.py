@@ -22,7 +22,7 @@ import pytest
 
 from autograder.course import APPENDIX_A, REPO_ROOT
 from tests.conftest import EXERCISES, SOLUTIONS, SUITES
-from tests.doc_blocks import Block, block, python_block, shell_blocks
+from tests.doc_blocks import block, python_block, shell_blocks
 from tests.leaks import leaked
 
 VENV_BIN = Path(sys.executable).parent

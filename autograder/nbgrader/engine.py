@@ -20,7 +20,6 @@ from autograder.grading.results import SubmissionResult
 from autograder.grading.runner import grade_submission, zero_result
 from autograder.sandbox.client import Sandbox, SandboxSettings
 from autograder.sandbox.errors import SandboxError, SandboxUnavailable
-from autograder.sandbox.isolation import STRICT_PROTECTIONS
 
 
 

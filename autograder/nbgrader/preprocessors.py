@@ -32,8 +32,8 @@ from autograder.course import default_suites_dir, secret_paths
 from autograder.files import write_atomically
 from autograder.grading import schema
 from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult
-from autograder.nbgrader.engine import STRICT_PROTECTIONS, SandboxSettings, grade_notebook
-from autograder.sandbox.isolation import IsolationPlan
+from autograder.nbgrader.engine import SandboxSettings, grade_notebook
+from autograder.sandbox.isolation import STRICT_PROTECTIONS, IsolationPlan
 from autograder.sandbox.limits import Limits
 
 #: key of the notebook metadata that marks a submission nbgrader could not read (see exporter.py)

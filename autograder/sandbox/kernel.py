@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins
 import io
 import os
-import re
 import signal
 import socket
 import sys

@@ -13,7 +13,6 @@ forward pass then costs the forward pass's checks only.
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
