@@ -59,14 +59,3 @@ def write_variant(directory: Path, stem: str, cells: dict[str, str], extra_cells
     nbformat.write(notebook, path)
     return path
 
-
-# Tests that take a minute or so (fresh installs, nbgrader runs, whole scenarios). They start first,
-# so that the parallel workers finish together instead of one of them running them at the end.
-LONG_MODULES = {"test_doc_commands", "test_nbgrader", "test_gradebook", "test_scaffold"}
-
-
-def pytest_collection_modifyitems(config, items):
-    def long_first(item) -> int:
-        return 0 if item.get_closest_marker("slow") or item.module.__name__.rsplit(".", 1)[-1] in LONG_MODULES \
-            else 1
-    items.sort(key=long_first)  # stable: the order within each group is kept
