@@ -24,7 +24,7 @@ from autograder.sandbox.client import Sandbox, SandboxSettings
 from autograder.sandbox.isolation import UID_BASE, IsolationPlan
 from autograder.sandbox.limits import Limits
 from tests.conftest import SOLUTIONS, SUITES, write_variant
-from tests.hostile import self_repairing
+from tests.hostile import FILL_SCRATCH, self_repairing
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="users, namespaces and the file allow-list need root")
 
@@ -179,17 +179,7 @@ def test_nothing_a_notebook_started_survives_its_sandbox():
 
 def test_a_full_scratch_does_not_reach_the_next_notebook(strict, seed):
     attacker = strict.open_notebook("filler")
-    report = attacker.run_cell(0, """
-import os
-for folder in ("/tmp", "/var/tmp", "/dev/shm", os.getcwd()):
-    for index in range(64):
-        try:
-            with open(os.path.join(folder, f"filler-{index}.bin"), "wb") as handle:
-                for _ in range(255):
-                    handle.write(bytes(1 << 20))
-        except OSError:
-            break
-""", timeout=60)
+    report = attacker.run_cell(0, FILL_SCRATCH, timeout=60)
     assert report.status == "ok", report.message
     attacker.close()
     result = grade_submission(submission=SOLUTIONS, student="next", assignment=APPENDIX_A.subset(["04_mlp"]),

