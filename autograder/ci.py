@@ -381,8 +381,6 @@ def run(*, head: Path, suites: Path | None, base: Path, spec: AssignmentSpec, re
     out = sys.stdout if out is None else out
     pull = read_event(env)
     tooling = tooling_changes(base, head)
-    if suites is not None and not suites.is_dir():
-        suites = None
     outcome = grade_head(head=head, suites=suites, spec=spec, setup_for=setup_for, student=pull.author, seed=seed)
 
     notes = []

@@ -385,6 +385,10 @@ def cmd_ci(args: argparse.Namespace) -> int:
     def setup_for(suites: Path | None):
         return replace(options, suites=suites).setup(extra_masks=extra)
 
+    if args.suites is not None and not args.suites.is_dir():
+        raise UsageError(f"--suites {args.suites}: no such directory. In the workflow, SUITES_PATH names the "
+                         "suites' directory inside the suites repository (default appendix_a); leave --suites out "
+                         "to run the visible checks only")
     try:
         return ci.run(head=args.head, suites=args.suites.resolve() if args.suites else None, base=args.base,
                       spec=options.spec(), results_path=args.results, comment_path=args.comment,

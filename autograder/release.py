@@ -14,8 +14,8 @@ refuses to finish if a notebook it would write still holds a solution or hidden-
 
 from __future__ import annotations
 
+import json
 import shutil
-import sys
 from pathlib import Path
 
 from autograder.course import REPO_ROOT, AssignmentSpec
@@ -78,24 +78,30 @@ def _write(target: Path, text: str) -> Path:
     return target
 
 
-def _dependencies() -> list[str]:
-    """The grader's runtime dependencies, from this project's pyproject.toml when there is one."""
+def _packaging() -> dict:
+    """What the student repository's ``pyproject.toml`` takes over from this project's: the runtime
+    dependencies and the package data (both defined once, in the project's own ``pyproject.toml``)."""
     pyproject = REPO_ROOT / "pyproject.toml"
-    if sys.version_info >= (3, 11) and pyproject.is_file():
-        import tomllib
-
-        return list(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
-    from importlib.metadata import PackageNotFoundError, requires
-
+    if not pyproject.is_file():
+        raise ReleaseError(f"{pyproject} is missing: run `autograder release` from a checkout of the course "
+                           "repository, not from an installed copy of the grader")
     try:
-        return [r for r in requires("pytorch-autograder") or [] if "extra ==" not in r]
-    except PackageNotFoundError:
-        return ["torch>=2.0,<2.15", "numpy>=1.24", "packaging>=23", "nbformat>=5.9", "pytest>=8.0", "rich>=13"]
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    try:
+        return {"dependencies": list(project["project"]["dependencies"]),
+                "package_data": list(project["tool"]["setuptools"]["package-data"]["autograder"])}
+    except (KeyError, TypeError) as error:
+        raise ReleaseError(f"{pyproject} has no {error} entry: it needs [project] dependencies and "
+                           "[tool.setuptools.package-data] autograder = [...]") from None
 
 
 def _fill(template: Path, spec: AssignmentSpec) -> str:
     from autograder import __version__
 
+    packaging = _packaging()
     rows = "\n".join(f"| `{nb.stem}` | {nb.title} ({nb.book_section}) | {nb.points}"
                      + (f" + {nb.extra_credit} extra credit" if nb.extra_credit else "") + " |"
                      for nb in spec.notebooks)
@@ -104,7 +110,8 @@ def _fill(template: Path, spec: AssignmentSpec) -> str:
         "assignment": spec.name,
         "version": __version__,
         "notebooks": rows,
-        "dependencies": "\n".join(f'    "{dependency}",' for dependency in _dependencies()),
+        "dependencies": "\n".join(f"    {json.dumps(dependency)}," for dependency in packaging["dependencies"]),
+        "package_data": ", ".join(json.dumps(pattern) for pattern in packaging["package_data"]),
     }
     text = template.read_text(encoding="utf-8")
     for key, value in values.items():
