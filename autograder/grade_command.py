@@ -67,6 +67,10 @@ def grade(request: GradeRequest, *, sandbox: SandboxOptions, output: Output) -> 
         raise UsageError(f"--jobs: must be at least 1, got {request.jobs}")
     if not path.exists():
         raise UsageError(f"{path} does not exist: give a notebook, a student's directory or a class directory")
+    if not sandbox.suites_dir().is_dir():
+        raise UsageError(f"hidden suites directory {sandbox.suites_dir()} does not exist: pass --suites DIR "
+                         "(an installed grader and a student release hold no hidden suites; students use "
+                         "`autograder check`)")
     if path.suffix.lower() == ".zip" and path.is_file():
         return _grade_zip(request, sandbox=sandbox, output=output)
     is_class = is_class_directory(path)
@@ -154,7 +158,7 @@ def _grade_student(request: GradeRequest, *, setup, sandbox, spec, regrades: lis
     from autograder.grading import schema
     from autograder.grading.runner import grade_one
     from autograder.reporters.gradescope import to_gradescope
-    from autograder.results_folder import write_result
+    from autograder.results_folder import write_grades, write_result
 
     student = student_name(request.path, assignment=spec.name)
     with sandbox:
@@ -164,8 +168,9 @@ def _grade_student(request: GradeRequest, *, setup, sandbox, spec, regrades: lis
         write_atomically(request.json, schema.dumps(result))
     if request.gradescope:
         write_atomically(request.gradescope, json.dumps(to_gradescope(result), indent=2) + "\n")
-    if request.out:
+    if request.out:  # the same folder as a class run: the student's result and grades.csv
         regrades.append(write_result(request.out, result))
+        write_grades(request.out, assignment=spec)
     return result
 
 

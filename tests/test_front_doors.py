@@ -168,3 +168,24 @@ def test_the_exercise_notebooks_still_run_top_to_bottom_in_autograder_check(tmp_
     done = autograder("check", str(EXERCISES / "01_setup.ipynb"), cwd=tmp_path)
     assert done.returncode == 1
     assert "not implemented yet" in done.stdout and "raised VisibleCheckError" not in done.stdout
+
+
+# ------------------------------------------------------------------------------------------ results folders
+
+
+def test_grading_one_student_into_a_folder_writes_grades_csv_like_a_class_run(tmp_path):
+    student = tmp_path / "alice"
+    student.mkdir()
+    shutil.copy(SOLUTIONS / "01_setup.ipynb", student / "01_setup.ipynb")
+    done = autograder("grade", str(student), "--notebook", "01_setup", "--out", str(tmp_path / "results"))
+    assert done.returncode == 0, done.stderr
+    rows = (tmp_path / "results" / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("student,01_setup,") and rows[1].startswith("alice,10,"), rows
+    assert (tmp_path / "results" / "alice.json").is_file()
+
+
+def test_ci_refuses_a_suites_directory_that_does_not_exist(tmp_path):
+    done = autograder("ci", "--base", str(tmp_path), "--head", str(tmp_path), "--suites", str(tmp_path / "nowhere"),
+                      "--results", str(tmp_path / "results.json"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "SUITES_PATH" in done.stderr and not (tmp_path / "results.json").exists()

@@ -17,8 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from autograder.release import release
 from tests.actions_runner import Runner, WorkflowRun
 from tests.conftest import SOLUTIONS, SUITES
 from tests.leaks import leaked
+from tests.venvs import fresh_venv
 
 ROOT = os.geteuid() == 0
 HEAD_SHA = "89abcdef0123456789abcdef0123456789abcdef"
@@ -75,14 +74,7 @@ def released(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def stand_in_python(tmp_path_factory) -> Path:
     """The setup-python stand-in: a fresh venv without the grader, its dependencies (pip included) borrowed."""
-    venv = tmp_path_factory.mktemp("setup-python") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
-    # A path line adds the test environment's packages after the venv's own (its .pth files, among them the
-    # editable grader's finder, are not processed), so the grader the workflow installs is the one found.
-    (site / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return venv / "bin"
+    return fresh_venv(tmp_path_factory.mktemp("setup-python") / "venv")
 
 
 def student_head(root: Path, released: Path) -> Path:
