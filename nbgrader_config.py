@@ -31,6 +31,9 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # A local exchange for release_assignment / fetch_assignment / submit / collect.
 # Override with AUTOGRADER_EXCHANGE=/srv/nbgrader/exchange (or --Exchange.root=...).
 c.Exchange.root = os.environ.get("AUTOGRADER_EXCHANGE", str(COURSE / "exchange"))
+# Where students share one account and submit with --student NAME, every submission is owned by
+# that account and collect warns "cheating attempt?" for each; the owner check cannot help there:
+# c.ExchangeCollect.check_owner = False
 
 # Autograding: the hidden suites decide every score.
 c.Autograde.exporter_class = "autograder.nbgrader.exporter.SubmissionExporter"

@@ -75,18 +75,31 @@ def complete(check: NotebookCheck, spec: NotebookSpec) -> NotebookCheck:
 # ------------------------------------------------------------------------------------------ local runs
 
 
-def run_notebook(path: Path, *, stem: str, timeout: float = 600.0) -> NotebookCheck:
-    """Run one notebook's code cells in a fresh Python process and collect its visible verdicts."""
+def run_notebook(path: Path, *, stem: str, timeout: float = 600.0, root: Path | None = None) -> NotebookCheck:
+    """Run one notebook's code cells in a fresh Python process and collect its visible verdicts.
+
+    The file is read here, safely (see :mod:`autograder.submission_files`; ``root`` defaults to its
+    folder), and the child runs a copy of what was read.
+    """
+    from autograder.submission_files import FileRefused, read_json
+
     check = NotebookCheck(stem=stem, path=path)
+    try:
+        document = read_json(path, root=path.parent if root is None else root)
+    except FileRefused as refused:
+        check.problems.append(refused.describe())
+        return check
     package_root = str(Path(__file__).resolve().parents[1])
     with tempfile.TemporaryDirectory(prefix=f"autograder-check-{stem}-") as scratch:
         result_file = Path(scratch) / "outcomes.json"
         work = Path(scratch) / "work"
         work.mkdir()
+        copy = Path(scratch) / path.name
+        copy.write_text(document.text, encoding="utf-8")
         env = {**os.environ, "MPLBACKEND": "Agg",
                "PYTHONPATH": os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
         try:
-            done = subprocess.run([sys.executable, "-m", "autograder.check", str(path.resolve()), str(result_file)],
+            done = subprocess.run([sys.executable, "-m", "autograder.check", str(copy), str(result_file)],
                                   cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             check.problems.append(f"{path.name} did not finish within {timeout:g} s (an endless loop?)")
@@ -137,12 +150,14 @@ def check_notebooks(path: Path, spec: AssignmentSpec, *, timeout: float = 600.0,
     """Run the visible checks of every notebook of ``spec`` under ``path``, ``jobs`` notebooks at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
+    root = path if path.is_dir() else path.parent
+
     def one(item: tuple[NotebookSpec, Path | None]) -> NotebookCheck:
         notebook, found = item
         if found is None:
             return NotebookCheck(stem=notebook.stem, path=None,
                                  problems=[f"{notebook.filename} was not found under {path}"])
-        return complete(run_notebook(found, stem=notebook.stem, timeout=timeout), notebook)
+        return complete(run_notebook(found, stem=notebook.stem, timeout=timeout, root=root), notebook)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(one, find_notebooks(path, spec)))

@@ -34,7 +34,7 @@ from autograder.reporters import encoding
 from autograder.reporters.encoding import terminal_text
 
 if TYPE_CHECKING:
-    from autograder.grading.results import SubmissionResult
+    from autograder.grading.results import NotebookResult, SubmissionResult
 
 COMMENT_MARKER = "<!-- autograder:pull-request-grade -->"
 # Files a pull request might edit to change how it is graded; the base branch's copies are used instead.
@@ -116,18 +116,24 @@ def tooling_changes(base: Path, head: Path) -> list[str]:
                 files |= {p.relative_to(root) for p in top.rglob("*")
                           if (p.is_file() or p.is_symlink()) and "__pycache__" not in p.parts}
         for relative in sorted(files):
-            if _content(base / relative) != _content(head / relative):
+            if _content(base / relative, base) != _content(head / relative, head):
                 changed.append(relative.as_posix())
     return changed
 
 
-def _content(path: Path) -> bytes | None:
+def _content(path: Path, root: Path) -> bytes | None:
+    """What to compare of a file: a symlink's target, a regular file's bytes (read safely: a FIFO or a
+    device in the head would block a plain read), or the reason it is refused."""
+    from autograder.submission_files import FileRefused, Refusal, read_bytes
+
     try:
         if path.is_symlink():
             return b"symlink:" + os.readlink(path).encode()
-        return path.read_bytes()
+        return read_bytes(path, root=root)
     except OSError:
         return None
+    except FileRefused as refused:
+        return None if refused.kind is Refusal.NOT_FOUND else b"refused:" + refused.kind.value.encode()
 
 
 # ------------------------------------------------------------------------------------------ grading
@@ -157,10 +163,11 @@ class Outcome:
 
 
 def _head_rel(head: Path, path: Path | None) -> str | None:
+    """Where ``path`` lies in the pull request, as committed (a symlink is not followed: it may loop)."""
     if path is None:
         return None
     try:
-        return path.resolve().relative_to(head.resolve()).as_posix()
+        return path.relative_to(head).as_posix()
     except ValueError:
         return path.name
 
@@ -168,20 +175,26 @@ def _head_rel(head: Path, path: Path | None) -> str | None:
 def grade_head(*, head: Path, suites: Path | None, spec: AssignmentSpec, setup_for, student: str,
                seed: int | None) -> Outcome:
     """Grade the head checkout; ``setup_for(suites_dir)`` builds the engine's GradingSetup."""
+    from autograder.grading.results import zero_result
     from autograder.grading.runner import grade_one
     from autograder.notebooks import NotebookProblem, load_notebook
+    from autograder.submission_files import resolves_inside
 
     submission = head / "exercises" / spec.name
     if not submission.is_dir():
         submission = head / "exercises"
+    # A folder that is a symlink out of the pull request (to the suites' reference notebooks, to /) is refused.
+    outside = _head_rel(head, submission) if submission.exists() and not resolves_inside(submission, head) else None
+    refused = f"{outside} is a symbolic link out of the pull request: commit the folder itself" if outside else ""
     graded = suites is not None
     setup = setup_for(suites)
     rows: list[NotebookRow] = []
     with setup.sandbox() as sandbox:
         if graded:
-            result = grade_one(student=student, submission=submission, assignment=spec,
-                               suites_dir=setup.suites_dir, sandbox=sandbox, seed=seed)
-            located = dict(find_notebooks(submission, spec)) if submission.is_dir() else {}
+            result = zero_result(student=student, assignment=spec, reason=refused) if refused else \
+                grade_one(student=student, submission=submission, assignment=spec,
+                          suites_dir=setup.suites_dir, sandbox=sandbox, seed=seed)
+            located = dict(find_notebooks(submission, spec)) if submission.is_dir() and not refused else {}
             for notebook in result.notebooks:
                 nb_spec = spec.notebook(notebook.notebook)
                 path = located.get(nb_spec)
@@ -204,18 +217,23 @@ def grade_head(*, head: Path, suites: Path | None, spec: AssignmentSpec, setup_f
                     messages=list(notebook.problems) + failed))
             return Outcome(graded=True, rows=rows, score=result.points + result.extra_credit,
                            max_score=result.max_points, extra_credit=result.extra_credit,
-                           protections=result.protections, result=result)
-        located = find_notebooks(submission, spec) if submission.is_dir() else \
+                           protections=_active(sandbox.protections), result=result)
+        located = find_notebooks(submission, spec) if submission.is_dir() and not refused else \
             [(nb_spec, None) for nb_spec in spec.notebooks]
         for nb_spec, path in located:
-            visible = run_visible_in_sandbox(sandbox, path, nb_spec, root=submission)
+            visible = complete(NotebookCheck(stem=nb_spec.stem, path=None, problems=[refused]), nb_spec) \
+                if refused else run_visible_in_sandbox(sandbox, path, nb_spec, root=submission)
             rows.append(NotebookRow(stem=nb_spec.stem, path=_head_rel(head, path), points=None,
                                     max_points=nb_spec.points, checks_passed=None, checks_total=None,
                                     visible=visible, messages=list(visible.problems)))
-        protections = sandbox.protections
-        active = tuple(name for name, on in (protections.to_dict().items() if protections else ()) if on is True)
+        active = _active(sandbox.protections)
     return Outcome(graded=False, rows=rows, score=None, max_score=spec.points, extra_credit=0.0,
                    protections=active, result=_visible_result(spec, rows, active, student=student))
+
+
+def _active(protections) -> tuple[str, ...]:
+    """The protections the sandbox itself reported as on (never a student's result's copy)."""
+    return tuple(name for name, on in (protections.to_dict().items() if protections else ()) if on is True)
 
 
 def run_visible_in_sandbox(sandbox, path: Path | None, nb_spec, *, root: Path) -> NotebookCheck:
@@ -269,6 +287,13 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
+# Shown under the table: what its columns count.
+TABLE_LEGEND = ("*points*: the notebook's score, decided by the hidden checks; *hidden checks passed*: how many "
+                "of those tests (fresh random inputs, each worth part of the points) passed; *visible checks "
+                "passed*: how many of the notebook's functions pass the check cell below them.")
+MAX_LINES = 10  # per notebook, below the table; the rest is in results.json
+
+
 def summary_markdown(outcome: Outcome, *, spec: AssignmentSpec, pull: PullRequest, tooling: list[str],
                      notes: list[str]) -> str:
     lines = [f"## Autograder: {spec.name}", ""]
@@ -279,30 +304,49 @@ def summary_markdown(outcome: Outcome, *, spec: AssignmentSpec, pull: PullReques
         lines.append("**Visible checks only: no grade yet.** The hidden tests were not available to this run; "
                      "they run when the work is collected, and they decide the grade.")
     lines.append("")
-    lines.append("| notebook | points | checks passed | visible checks | messages |")
-    lines.append("|---|---|---|---|---|")
+    lines.append("| notebook | points | hidden checks passed | visible checks passed |")
+    lines.append("|---|---|---|---|")
     for row in outcome.rows:
         points = f"{_points(row.points)}/{_points(row.max_points)}" if row.points is not None else \
             f"\u2013/{_points(row.max_points)}"
         passed = f"{row.checks_passed}/{row.checks_total}" if row.checks_total is not None else "\u2013"
         visible = f"{row.visible.passed}/{len(row.visible.verdicts)}"
-        messages = [m for m in row.messages]
-        messages += [f"visible check {v.name}: {v.message}" for v in row.visible.verdicts
-                     if v.status != "passed" and not outcome.graded]
-        shown = "<br>".join(markdown_text(m) for m in messages[:4])
-        if len(messages) > 4:
-            shown += f"<br>\u2026 and {len(messages) - 4} more (see results.json)"
-        lines.append(f"| `{row.stem}` | {points} | {passed} | {visible} | {shown or 'all good'} |")
-    lines.append("")
+        lines.append(f"| `{row.stem}` | {points} | {passed} | {visible} |")
+    lines += ["", TABLE_LEGEND, ""]
     if tooling:
         listed = ", ".join(markdown_text(path, 120) for path in tooling[:10])
         more = f" and {len(tooling) - 10} more" if len(tooling) > 10 else ""
         lines.append(f"**Note:** this pull request changes grading or workflow files ({listed}{more}). "
                      "They were ignored: grading always uses the base branch's workflow and grader.")
         lines.append("")
-    for note in notes:
-        lines.append(f"- {note}")
+    lines += [f"- {note}" for note in notes] + [""]
+    # What to fix, last: each notebook's list under a heading of its own, so that lists never run together.
+    for row in outcome.rows:
+        told = notebook_messages(outcome.result.notebook(row.stem), graded=outcome.graded)
+        if told:
+            lines += [f"### `{row.stem}`", "", *told, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def notebook_messages(notebook: "NotebookResult", *, graded: bool) -> list[str]:
+    """What went wrong in one notebook, as a Markdown list: its problems, then one line per function that
+    is not implemented and, for any other function that failed, a line with a bullet per failed check."""
+    from autograder.reporters.by_function import by_function, markdown_lines
+
+    entries = [[f"- {markdown_text(problem)}"] for problem in notebook.problems]
+    for group in by_function(notebook.checks):
+        told = markdown_lines(group, shown=notebook.problems, checks="hidden check" if graded else "visible check",
+                              text=markdown_text)
+        if told:
+            entries.append([f"- {told[0]}", *told[1:]])
+    lines: list[str] = []
+    for index, entry in enumerate(entries):
+        if len(lines) + len(entry) > MAX_LINES and lines:
+            left = len(entries) - index
+            lines.append(f"- \u2026 and {left} more {'entry' if left == 1 else 'entries'} (see results.json)")
+            break
+        lines += entry
+    return lines
 
 
 def comment_markdown(summary: str, *, env: Mapping[str, str], pull: PullRequest) -> str:
@@ -337,11 +381,13 @@ def annotations(outcome: Outcome) -> list[str]:
 
 def _check_cell_lines(path: Path | None) -> dict[str, int]:
     """The line of each ``check_<fn>`` cell's grade_id in the notebook's JSON, for annotations."""
+    from autograder.submission_files import FileRefused, read_text
+
     if path is None:
         return {}
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_text(path, root=path.parent)
+    except FileRefused:
         return {}
     lines = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -395,7 +441,7 @@ def run(*, head: Path, suites: Path | None, base: Path, spec: AssignmentSpec, re
                      "went wrong without showing the test.")
     summary = summary_markdown(outcome, spec=spec, pull=pull, tooling=tooling, notes=notes)
 
-    write_atomically(results_path, schema.dumps(outcome.result))
+    write_atomically(results_path, schema.dumps(outcome.result, for_student=True))  # the PR workflow publishes it
     comment = comment_markdown(summary, env=env, pull=pull)
     if comment_path is not None:
         write_atomically(comment_path, comment)

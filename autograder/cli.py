@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "moodle: Moodle grading worksheet")
     export.add_argument("--to", type=Path, default=None, help="the CSV file (default: print to stdout)")
     export.add_argument("--column", default=None, help="the grade column's name for Canvas (default: the assignment)")
+    export.add_argument("--roster", type=Path, default=None, metavar="FILE",
+                        help="the LMS's own export, to fill in each student's LMS id when the class did not come "
+                             "from its download: Canvas's gradebook export, or the Moodle assignment's grading "
+                             "worksheet; students left without an id are named on stderr")
 
     feedback = commands.add_parser("feedback", parents=[p["assignment"], p["talk"]],
                                    help="write a Markdown and an HTML feedback file per student")
@@ -320,14 +324,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from autograder.files import write_atomically
-    from autograder.reporters.lms import export_grades
+    from autograder.reporters.lms import build_export, missing_id_warnings
 
-    text = export_grades(args.results, fmt=args.lms, assignment=assignment_spec(args.assignment), column=args.column)
+    export = build_export(args.results, fmt=args.lms, assignment=assignment_spec(args.assignment),
+                          column=args.column, roster=args.roster)
     if args.to is None:
-        sys.stdout.write(text)
+        sys.stdout.write(export.text)
     else:
-        write_atomically(args.to, text)
+        write_atomically(args.to, export.text)
         _output(args).say(f"{args.lms} grades written to {args.to}")
+    for line in missing_id_warnings(export.matching) if export.matching else ():
+        print(f"autograder: {line}", file=sys.stderr)  # even with --quiet: a student would be missed otherwise
     return EXIT_OK
 
 

@@ -85,20 +85,25 @@ def grade(request: GradeRequest, *, sandbox: SandboxOptions, output: Output) -> 
         warm.launch()
 
     from autograder.grading.errors import GraderError
+    from autograder.grading.pool import reported_protections
     from autograder.sandbox.errors import SandboxError
 
     _stop_on_sigterm()
     regrades = []
+    reported = []  # the sandbox's own report of its protections (a student's result may have none)
     try:
         if is_class:
-            results = _grade_class(request, setup=setup, output=output, record=record, regrades=regrades)
+            results = _grade_class(request, setup=setup, output=output, record=record, regrades=regrades,
+                                   on_protections=reported.append)
         else:
             results = [_grade_student(request, setup=setup, sandbox=warm, spec=spec, regrades=regrades)]
             record(results[0])
+            reported.append(reported_protections(warm))
     except (GraderError, SandboxError) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return EXIT_FAILED
-    _print(results, spec_name=spec.name, is_class=is_class, request=request, output=output)
+    _print(results, spec_name=spec.name, is_class=is_class, request=request, output=output,
+           protections=reported[0] if reported else None)
     _print_regrades(regrades, output=output)
     return _grader_errors(results, out=request.out)
 
@@ -130,7 +135,7 @@ def _print_regrades(regrades, *, output: Output) -> None:
             print(f"    {check}: {before} -> {after}", file=sys.stderr)
 
 
-def _grade_class(request: GradeRequest, *, setup, output: Output, record, regrades: list):
+def _grade_class(request: GradeRequest, *, setup, output: Output, record, regrades: list, on_protections):
     from autograder.grading.batch import grade_class
     from autograder.reporters.progress import ClassProgress
     from autograder.results_folder import finished_students, write_grades, write_result
@@ -145,7 +150,7 @@ def _grade_class(request: GradeRequest, *, setup, output: Output, record, regrad
 
     try:
         results = grade_class(class_dir=request.path, setup=setup, jobs=request.jobs, shard=request.shard,
-                              skip=skip, on_plan=progress.start, on_result=store)
+                              skip=skip, on_plan=progress.start, on_result=store, on_protections=on_protections)
     finally:
         progress.close()
     if any(request.out.glob("*.json")):
@@ -214,7 +219,7 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _print(results, *, spec_name: str, is_class: bool, request: GradeRequest, output: Output) -> None:
+def _print(results, *, spec_name: str, is_class: bool, request: GradeRequest, output: Output, protections) -> None:
     if output.format == "json":
         from autograder.grading.schema import to_dict
 
@@ -225,7 +230,8 @@ def _print(results, *, spec_name: str, is_class: bool, request: GradeRequest, ou
         return
     from autograder.reporters.text import details, heading, render, score_table
 
-    protections = results[0].protections if results else ()
+    protections = None if protections is None else \
+        tuple(name for name, on in protections.to_dict().items() if on is True)
     if results:
         _warn_about_protections(protections)
     print(render(score_table(sorted(results, key=lambda r: r.student)), color=sys.stdout.isatty()))
@@ -240,9 +246,13 @@ def _print(results, *, spec_name: str, is_class: bool, request: GradeRequest, ou
         print(f"protections: {', '.join(protections)}")
 
 
-def _warn_about_protections(active: tuple[str, ...]) -> None:
+def _warn_about_protections(active: tuple[str, ...] | None) -> None:
     from autograder.sandbox.isolation import Protections
 
+    if active is None:
+        print("autograder: note: the sandbox stopped before it could be asked which protections it gave; "
+              "use --isolation strict to refuse runs without the full set (see SECURITY.md)", file=sys.stderr)
+        return
     missing = [name for name in Protections().to_dict() if name != "notes" and name not in active]
     if missing:
         print(f"autograder: note: running without {', '.join(missing)}; "

@@ -111,7 +111,7 @@ def check_archive(archive: zipfile.ZipFile, limits: ZipLimits = ZipLimits()) -> 
     return members
 
 
-def _clean(text: str, fallback: str = "student") -> str:
+def clean_name(text: str, fallback: str = "student") -> str:
     """Letters, digits, '.', '_' and '-' only ("Ünal Çelik" -> "Unal_Celik"), never starting with a dot."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     cleaned = _SAFE.sub("_", ascii_text).strip("._-")
@@ -174,8 +174,8 @@ def _notebook_name(filename: str, assignment: AssignmentSpec) -> tuple[str, bool
             return spec.filename, True
     for spec in assignment.notebooks:  # "02_tensors-1.ipynb", "Copy of 02_tensors.ipynb": kept, the grader finds it
         if spec.stem in filename:
-            return _clean(filename[:-len(".ipynb")], spec.stem) + ".ipynb", True
-    return _clean(filename[:-len(".ipynb")], "notebook") + ".ipynb", False
+            return clean_name(filename[:-len(".ipynb")], spec.stem) + ".ipynb", True
+    return clean_name(filename[:-len(".ipynb")], "notebook") + ".ipynb", False
 
 
 def extract_submissions(zip_path: Path, dest: Path, *, assignment: AssignmentSpec,
@@ -234,7 +234,7 @@ def _student_names(entries: list[_Entry]) -> dict[str, str]:
     """A directory name per student: the clean login or name; with the LMS id when two would clash."""
     wanted: dict[str, str] = {}
     for entry in entries:
-        wanted.setdefault(entry.key, _clean(entry.display_name))
+        wanted.setdefault(entry.key, clean_name(entry.display_name))
     counts: dict[str, int] = {}
     for name in wanted.values():
         counts[name.lower()] = counts.get(name.lower(), 0) + 1
@@ -242,7 +242,7 @@ def _student_names(entries: list[_Entry]) -> dict[str, str]:
     for key, name in wanted.items():
         lms_id = key.split(":", 1)[1]
         clash = counts[name.lower()] > 1
-        names[key] = f"{name}_{_clean(lms_id)}" if clash and key.split(":")[0] != "directory" else name
+        names[key] = f"{name}_{clean_name(lms_id)}" if clash and key.split(":")[0] != "directory" else name
     return names
 
 
@@ -293,5 +293,5 @@ def read_manifest(out_dir: Path) -> dict[str, ImportedStudent]:
                 for row in csv.DictReader(stream)}
 
 
-__all__ = ["UnsafeArchive", "ZipLimits", "ImportReport", "ImportedStudent", "check_archive", "extract_submissions",
-           "write_manifest", "read_manifest", "MANIFEST"]
+__all__ = ["UnsafeArchive", "ZipLimits", "ImportReport", "ImportedStudent", "check_archive", "clean_name",
+           "extract_submissions", "write_manifest", "read_manifest", "MANIFEST"]

@@ -1,25 +1,35 @@
 """Finding and reading a student's notebooks, with limits and clear complaints.
 
 Nothing here executes student code: a notebook is read as JSON, checked, and
-reduced to the list of its code cells' sources.
+reduced to the list of its code cells' sources.  Files are opened only through
+:mod:`autograder.submission_files` (regular files inside the submission, bounded
+in size, time and nesting), so a file can only fail its own notebook.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autograder.course import AssignmentSpec, NotebookSpec
+from autograder.submission_files import MAX_FILE_BYTES, FileRefused, Refusal, read_json
 
-MAX_NOTEBOOK_BYTES = 50 << 20
+MAX_NOTEBOOK_BYTES = MAX_FILE_BYTES
 MAX_CODE_CELLS = 2_000
+MAX_GUESSES = 32  # unclaimed files opened to guess a notebook that lost its name
 
 
 class NotebookProblem(Exception):
-    """A notebook cannot be graded; the message tells the student what to do."""
+    """A notebook cannot be graded; the message tells the student what to do.
+
+    ``refusal`` says why, when the file itself was refused (see :mod:`autograder.submission_files`).
+    """
+
+    def __init__(self, message: str, *, refusal: Refusal | None = None) -> None:
+        super().__init__(message)
+        self.refusal = refusal
 
 
 @dataclass(frozen=True)
@@ -33,34 +43,11 @@ class LoadedNotebook:
 def load_notebook(path: Path, *, stem: str, root: Path | None = None) -> LoadedNotebook:
     """Read ``path`` as a notebook; raise :class:`NotebookProblem` with a helpful reason."""
     name = path.name
-    if root is not None:
-        try:
-            path.resolve().relative_to(root.resolve())
-        except ValueError:
-            raise NotebookProblem(f"{name} points outside the submission (a symlink?): submit the file itself") from None
-    if path.is_dir():
-        raise NotebookProblem(f"{name} is a directory, not a notebook file: submit the .ipynb file")
     try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise NotebookProblem(f"{name} cannot be read ({error.strerror})") from None
-    if size > MAX_NOTEBOOK_BYTES:
-        raise NotebookProblem(
-            f"{name} is {size >> 20} MiB, over the {MAX_NOTEBOOK_BYTES >> 20} MiB limit: "
-            "clear its outputs (Edit > Clear All Outputs), save, and submit again"
-        )
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise NotebookProblem(f"{name} is not UTF-8 text (byte {error.start}): re-save it from Jupyter") from None
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise NotebookProblem(
-            f"{name} is not valid JSON ({error}): it may be truncated or edited by hand; "
-            "re-download it from Jupyter with File > Save and submit again"
-        ) from None
+        document = read_json(path, root=root, max_bytes=MAX_NOTEBOOK_BYTES)
+    except FileRefused as refused:
+        raise NotebookProblem(refused.describe(), refusal=refused.kind) from None
+    data, text = document.value, document.text
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise NotebookProblem(f"{name} is JSON but not a Jupyter notebook: submit the .ipynb file")
     cells = _cells_of(data, text, name)
@@ -107,9 +94,12 @@ def locate(submission: Path, spec: NotebookSpec, *, others: AssignmentSpec | Non
     02_tensors.ipynb", "02_tensors (1).ipynb"); then, for notebooks that lost
     their name, the unclaimed file that defines most of the notebook's functions.
     """
-    if submission.is_file():
+    if not submission.is_dir():  # one file, whatever it is: reading it decides whether it is a notebook
         return submission if _stem_matches(submission.name, spec.stem) else None
-    candidates = sorted(p for p in submission.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    try:
+        candidates = sorted(p for p in submission.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    except OSError:  # an unreadable folder in the submission: nothing found there
+        candidates = []
     for path in candidates:
         if path.name == spec.filename:
             return path
@@ -119,10 +109,8 @@ def locate(submission: Path, spec: NotebookSpec, *, others: AssignmentSpec | Non
     claimed = {p for p in candidates for other in (others.notebooks if others else ())
                if _stem_matches(p.name, other.stem)}
     best, best_hits = None, 0
-    for path in candidates:
-        if path in claimed:
-            continue
-        hits = _defined_names(path) & set(spec.functions)
+    for path in [p for p in candidates if p not in claimed][:MAX_GUESSES]:
+        hits = _defined_names(path, root=submission) & set(spec.functions)
         if len(hits) > best_hits:
             best, best_hits = path, len(hits)
     return best if best_hits >= max(1, len(spec.functions) // 2) else None
@@ -132,15 +120,13 @@ def _stem_matches(filename: str, stem: str) -> bool:
     return stem in filename and filename.endswith(".ipynb")
 
 
-def _defined_names(path: Path) -> set[str]:
+def _defined_names(path: Path, *, root: Path) -> set[str]:
     """Top-level functions and classes defined in a notebook's code cells (empty if unreadable)."""
     try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            return set()
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path, root=root, max_bytes=MAX_NOTEBOOK_BYTES).value
         cells = data.get("cells") or [c for sheet in data.get("worksheets", []) for c in sheet.get("cells", [])]
         sources = ["".join(c.get("source") or c.get("input") or "") for c in cells if c.get("cell_type") == "code"]
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError):
+    except (FileRefused, AttributeError, TypeError):
         return set()
     return set(re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)", "\n".join(sources), flags=re.M))
 

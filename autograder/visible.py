@@ -5,10 +5,13 @@ A visible check cell looks like::
     from autograder.visible import checking
 
     with checking("gram") as check:
-        check.equal(gram(torch.tensor([[1., 2.]])), torch.tensor([[5.]]))
+        t = torch.tensor([[1., 2.]])
+        check.equal(gram(t), torch.tensor([[5.]]), args=(t,))
 
 It prints one short verdict and never a raw traceback: an unfinished stub says
-"not implemented yet", a wrong answer says what is wrong.  A verdict other than
+"not implemented yet", a wrong answer says what is wrong.  Given the arguments of the
+call (``args=``), a wrong answer that is a known mistake (:mod:`autograder.mistakes`)
+is named in the words the hidden checks use for it.  A verdict other than
 "passed" then makes the cell fail with :class:`VisibleCheckError`, shown by
 Jupyter as one line (IPython's ``_render_traceback_`` hook), so that Jupyter,
 ``nbgrader validate`` and the Assignments panel report the notebook as failing.
@@ -81,24 +84,27 @@ class Checker:
             raise VisibleCheckFailed(message)
         self.passed += 1
 
-    def equal(self, actual: Any, expected: Any, message: str | None = None) -> None:
-        """Exact equality; for tensors the dtype and shape must match too."""
+    def equal(self, actual: Any, expected: Any, message: str | None = None, *, args: tuple | None = None) -> None:
+        """Exact equality; for tensors the dtype and shape must match too.
+
+        ``args``: the arguments of the call that returned ``actual``, so that a known mistake is named.
+        """
         if _is_tensor(expected):
-            self._same_tensor_kind(actual, expected)
             torch = _torch()
-            if not torch.equal(actual.cpu(), expected.cpu()):
-                raise VisibleCheckFailed(message or f"{self.name} returned different values than expected")
+            self._tensor(actual, expected, args, same=lambda: torch.equal(actual.cpu(), expected.cpu()), atol=0.0,
+                         message=message or f"{self.name} returned different values than expected")
         elif actual != expected:
             raise VisibleCheckFailed(message or f"{self.name} returned {actual!r}, expected {expected!r}")
         self.passed += 1
 
-    def close(self, actual: Any, expected: Any, *, atol: float = 1e-4, message: str | None = None) -> None:
-        """Equality up to ``atol``; for tensors the dtype and shape must match."""
+    def close(self, actual: Any, expected: Any, *, atol: float = 1e-4, message: str | None = None,
+              args: tuple | None = None) -> None:
+        """Equality up to ``atol``; for tensors the dtype and shape must match (``args`` as for :meth:`equal`)."""
         if _is_tensor(expected):
-            self._same_tensor_kind(actual, expected)
             torch = _torch()
-            if not torch.allclose(actual.detach().cpu(), expected.cpu(), atol=atol, rtol=0):
-                raise VisibleCheckFailed(message or f"{self.name} returned values that are not close to the expected ones")
+            self._tensor(actual, expected, args, atol=atol,
+                         same=lambda: torch.allclose(actual.detach().cpu(), expected.cpu(), atol=atol, rtol=0),
+                         message=message or f"{self.name} returned values that are not close to the expected ones")
         else:
             try:
                 ok = math.isclose(float(actual), float(expected), abs_tol=atol, rel_tol=0)
@@ -108,15 +114,29 @@ class Checker:
                 raise VisibleCheckFailed(message or f"{self.name} returned {actual!r}, expected about {expected!r}")
         self.passed += 1
 
-    def _same_tensor_kind(self, actual: Any, expected: Any) -> None:
+    def _tensor(self, actual: Any, expected: Any, args: tuple | None, *, same, atol: float, message: str) -> None:
+        """Fail unless ``actual`` is a tensor of ``expected``'s shape and dtype for which ``same()`` holds;
+        a known mistake is named first, as the hidden checks name it."""
+        kind = self._tensor_kind(actual, expected)
+        if kind is None and same():
+            return
+        if args is not None:
+            from autograder.mistakes import known_mistakes, matching_mistake
+
+            diagnosis = matching_mistake(actual, known_mistakes(self.name, expected, *args), atol=atol)
+            if diagnosis is not None:
+                raise VisibleCheckFailed(diagnosis)
+        raise VisibleCheckFailed(kind or message)
+
+    def _tensor_kind(self, actual: Any, expected: Any) -> str | None:
+        """What is wrong with ``actual``'s type, shape or dtype, or None."""
         if not _is_tensor(actual):
-            raise VisibleCheckFailed(f"{self.name} should return a torch.Tensor, got {type(actual).__name__}")
+            return f"{self.name} should return a torch.Tensor, got {type(actual).__name__}"
         if actual.shape != expected.shape:
-            raise VisibleCheckFailed(
-                f"{self.name} returned shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
-            )
+            return f"{self.name} returned shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
         if actual.dtype != expected.dtype:
-            raise VisibleCheckFailed(f"{self.name} returned dtype {actual.dtype}, expected {expected.dtype}")
+            return f"{self.name} returned dtype {actual.dtype}, expected {expected.dtype}"
+        return None
 
 
 def _record(name: str, status: str, message: str) -> None:

@@ -10,6 +10,10 @@ from autograder.grading import schema
 from autograder.course import APPENDIX_A
 
 
+# The message of an extra-credit check on a grading machine without CUDA (the 05_device suite's own words).
+NO_CUDA = "no CUDA device on the grading machine: this extra credit cannot be earned there"
+
+
 def check(notebook: str, function: str, name: str, points: float, status: Status, message: str = "",
           extra_credit: bool = False) -> CheckResult:
     return CheckResult(notebook=notebook, name=f"test_{function}_{name}", function=function,
@@ -30,7 +34,7 @@ def submission(student: str, *, gram_ok: bool = True, gpu: Status = Status.NOT_A
     device = NotebookResult(notebook="05_device", max_points=15, path=None, checks=(
         check("05_device", "train_on_device", "cpu_losses", 15, Status.PASSED),
         check("05_device", "train_on_device", "accelerator_losses", 10, gpu,
-              "this grading machine has no CUDA or MPS device" if gpu is Status.NOT_AVAILABLE else "", True),
+              NO_CUDA if gpu is Status.NOT_AVAILABLE else "", True),
     ))
     return SubmissionResult(student=student, assignment="appendix_a", notebooks=(tensors, device), seed=5,
                             seconds=1.0, protections=("separate_process",))

@@ -10,6 +10,9 @@ through ``/proc/self/clear_refs`` before each attack).
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import time
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from autograder.grading.results import Status
 from autograder.grading.runner import grade_submission
 from autograder.sandbox import codec
 from autograder.sandbox.client import Sandbox
-from autograder.sandbox.errors import ChildDied, ProtocolViolation, StudentError
+from autograder.sandbox.errors import ChildDied, ProtocolViolation
 from autograder.sandbox.limits import Limits
 from tests.conftest import SUITES, write_variant
 
@@ -57,6 +60,15 @@ def _blob(text, tensors=None):
 
 # The sender's own copy of views switched off: a view then crosses with only its storage.
 NO_SENDER_COPY = "import autograder.sandbox.codec as _codec\n_codec._compact = lambda tensor: True\n"
+
+@contextlib.contextmanager
+def refused(reason: str):
+    """The reply is refused with ``reason`` in the instructor's detail (the student sees a fixed sentence)."""
+    with pytest.raises(ProtocolViolation) as caught:
+        yield
+    assert re.search(reason, caught.value.detail), caught.value.detail
+    assert "cannot read" in str(caught.value)
+
 
 
 def _peak_rss_reset() -> None:
@@ -133,8 +145,11 @@ def test_an_expanded_tensor_is_refused_by_its_element_count(sandbox, tmp_path, h
     result, seconds, growth = _measured(sandbox, submission, 3)
     checks = [check for check in result.checks if check.function == "make_tensors"]
     assert checks and all(check.status is Status.FAILED for check in checks)
-    assert all("elements" in check.message and "limit" in check.message for check in checks), \
+    assert all("cannot read" in check.message and "too large" in check.message for check in checks), \
         [check.message for check in checks]
+    # the sizes are taken from the student's reply: the instructor's to read, not the student's
+    assert all("elements" in check.instructor_note and "limit" in check.instructor_note for check in checks), \
+        [check.instructor_note for check in checks]
     _assert_bounded(result, seconds, growth, honest_seconds)
 
 
@@ -185,7 +200,7 @@ def _tree_of_bytes(size: int) -> str:
 
 def test_a_tree_at_its_byte_limit_is_read_and_one_byte_more_is_refused(notebook):
     assert _crafted(notebook, _tree_of_bytes(codec.MAX_TREE_BYTES)) == "x" * (codec.MAX_TREE_BYTES - 8)
-    with pytest.raises(ProtocolViolation, match=f"over the limit of {codec.MAX_TREE_BYTES}"):
+    with refused(f"over the limit of {codec.MAX_TREE_BYTES}"):
         _crafted(notebook, _tree_of_bytes(codec.MAX_TREE_BYTES + 1))
 
 
@@ -198,9 +213,9 @@ def test_a_value_at_its_depth_limit_is_read_and_one_level_more_is_refused(notebo
     for _ in range(codec.MAX_DEPTH):
         value = value[0]
     assert value == 1
-    with pytest.raises(ProtocolViolation, match="too deeply nested"):
+    with refused("too deeply nested"):
         _crafted(notebook, _nested(codec.MAX_DEPTH + 1))
-    with pytest.raises(ProtocolViolation, match="nested more than"):  # refused before json.loads
+    with refused("nested more than"):  # refused before json.loads
         _crafted(notebook, "_blob(b'[' * 500_000 + b']' * 500_000)")
 
 
@@ -208,16 +223,16 @@ def test_a_value_at_its_node_limit_is_read_and_a_flood_of_values_is_refused_unpa
     items = codec.MAX_NODES - 1  # the list itself is one part
     value = _crafted(notebook, f"_blob(b'[\"l\",[' + b','.join([b'[\"p\",0]'] * {items}) + b']]')")
     assert value == [0] * items
-    with pytest.raises(ProtocolViolation, match="too large"):
+    with refused("too large"):
         _crafted(notebook, f"_blob(b'[\"l\",[' + b','.join([b'[\"p\",0]'] * {items + 1}) + b']]')")
-    with pytest.raises(ProtocolViolation, match="values"):  # a million bare numbers: counted, never parsed
+    with refused("values"):  # a million bare numbers: counted, never parsed
         _crafted(notebook, "_blob(b'[\"l\",[' + b','.join([b'0'] * 2_000_000) + b']]')")
 
 
 def test_tensors_at_their_element_limit_are_read_and_one_element_more_is_refused(notebook):
     _run(notebook, "import torch\ndef flags(n):\n    return torch.zeros(n, dtype=torch.bool)\n")
     assert notebook.call_name("flags", codec.MAX_REPLY_ELEMENTS).numel() == codec.MAX_REPLY_ELEMENTS
-    with pytest.raises(ProtocolViolation, match="elements, over the limit"):
+    with refused("elements, over the limit"):
         notebook.call_name("flags", codec.MAX_REPLY_ELEMENTS + 1)
 
 
@@ -236,7 +251,7 @@ def test_unpacked_bytes_are_bounded_by_the_reply_limit_even_for_a_view(small_rep
         under = (MiB - (64 << 10)) // 4  # room for the tree and the archive's own records
         assert process.call_name("plain", under).numel() == under
         assert process.call_name("view", MiB // 4).numel() == MiB // 4  # exactly the limit, unpacked
-        with pytest.raises(ProtocolViolation, match="bytes unpacked, over the limit"):
+        with refused("bytes unpacked, over the limit"):
             process.call_name("view", MiB // 4 + 1)
     finally:
         process.close()
@@ -266,7 +281,7 @@ def test_a_compressed_archive_member_is_refused_before_torch_load(notebook):
     _run(notebook, HOSTILE_DUMPS + "def " + bomb + "_BOMB = _bomb()\n")
     _peak_rss_reset()
     baseline = _peak_rss()
-    with pytest.raises(ProtocolViolation, match="compressed"):
+    with refused("compressed"):
         _crafted(notebook, "_BOMB")
     assert _peak_rss() - baseline < 64 * MiB
 
@@ -295,7 +310,7 @@ def test_a_sparse_tensor_with_a_huge_dense_shape_is_refused(notebook):
     # One stored value, 1e10 elements once made dense: budgets count dense tensors only, so no other
     # layout is let through.
     sparse = ("torch.sparse_coo_tensor(torch.tensor([[0], [0]]), torch.tensor([1.0]), (100_000, 100_000))")
-    with pytest.raises(ProtocolViolation, match="not plain dense"):
+    with refused("not plain dense"):
         _crafted(notebook, f"_blob(['t', 0, _CLAIMS], [{sparse}])")
 
 
@@ -333,5 +348,6 @@ def test_what_a_tensor_was_is_read_from_its_data(notebook):
 
 def test_an_honest_oversized_view_costs_the_notebook_not_the_grader(notebook):
     _run(notebook, "import torch\ndef wide():\n    return torch.ones(1, dtype=torch.float64).expand(16 << 20)\n")
-    with pytest.raises(StudentError, match="over the .*limit"):
+    with pytest.raises(ProtocolViolation, match="cannot be sent to the grader") as caught:
         notebook.call_name("wide")
+    assert re.search("over the .*limit", caught.value.detail), caught.value.detail

@@ -15,12 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mistune
+import nbformat
 import pytest
 
 from autograder.course import APPENDIX_A
 from autograder.release import release
 from autograder.course import REPO_ROOT
-from tests.conftest import SOLUTIONS, SUITES, write_variant
+from tests.conftest import EXERCISES, SOLUTIONS, SUITES, write_variant
 from tests.leaks import leaked
 
 STEM = "02_tensors"
@@ -128,6 +130,41 @@ def test_a_wrong_pull_request_loses_points_with_annotations(workspace, tmp_path)
     assert any(re.match(r"::error file=exercises/appendix_a/02_tensors\.ipynb,line=\d+,title=02_tensors%3A gram", a)
                for a in annotations), annotations
     assert_nothing_leaked(run)
+
+
+def stub_source(function: str) -> str:
+    """The released stub of ``function``'s solution cell, as a student who has not started it hands it in."""
+    notebook = nbformat.read(EXERCISES / f"{STEM}.ipynb", as_version=4)
+    return next(cell.source for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == function)
+
+
+def rendered(markdown: str) -> str:
+    return mistune.html(markdown)
+
+
+def test_the_summary_says_each_thing_once_with_names_as_code(workspace, tmp_path):
+    notebook = write_variant(tmp_path / "mixed", STEM, {"reshape_to": stub_source("reshape_to"),
+                                                        "gram": "def gram(t):\n    return t.T @ t\n"})
+    head = make_head(workspace, "mixed", notebook)
+    for run in ("graded", "fork"):
+        (tmp_path / run).mkdir()
+    graded = run_ci(workspace, head, tmp_path / "graded")
+    summary = graded["GITHUB_STEP_SUMMARY"]
+    assert "| notebook | points | hidden checks passed | visible checks passed |" in summary
+    assert "*hidden checks passed*: how many of those tests" in summary  # the table says what it counts
+    html = rendered(summary)
+    # a stub is one line, with its name as code, not a sentence per check with hints about .view()
+    assert html.count("is not implemented yet") == 1 and "<code>reshape_to</code> is not implemented yet." in html
+    assert ".view()" not in html and "\\`" not in summary and "`" not in re.sub(r"<code>.*?</code>", "", html)
+    # any other function: a line, then a bullet per failed check, in the hidden suite's own words
+    assert re.search(r"<li><code>gram</code> failed 3 of its 4 hidden checks:<ul>\n"
+                     r"<li>gram\(t\): compute t @ t.T, not t.T @ t</li>", html), html
+    assert summary in graded["comment"]  # the pull request's comment says the same
+
+    fork = rendered(run_ci(workspace, head, tmp_path / "fork", suites=False)["GITHUB_STEP_SUMMARY"])
+    assert fork.count("is not implemented yet") == 1 and "<code>reshape_to</code> is not implemented yet." in fork
+    # the visible check names the same mistake as the hidden one
+    assert "<li><code>gram</code> failed its visible check:<ul>\n<li>compute t @ t.T, not t.T @ t</li>" in fork, fork
 
 
 def test_workflow_and_grader_edits_are_ignored_and_reported(workspace, tmp_path):

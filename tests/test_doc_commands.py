@@ -12,9 +12,15 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -42,6 +48,8 @@ NOT_RUN = {
     ".venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu":
         "PyTorch's own index is not reachable from the test machines",
     ".venv/bin/pip install -e '.[jupyter]'": "the student's fresh install; the tested venv has these packages",
+    "python3 -m venv .venv && .venv/bin/pip install 'torch==2.13.0' -e '.[jupyter]' 'nbgrader>=0.9.6' && "
+    ". .venv/bin/activate": "the student's fresh install; the tested venv has these packages",
     ".venv/bin/jupyter lab exercises/appendix_a/": "starts an interactive server",
 }
 
@@ -57,7 +65,8 @@ INSTRUCTOR = [("README.md", "autograder build"),
                                            "--limit memory=1GiB --limit notebook=600")]
 NBGRADER_RELEASE = ("docs/nbgrader.md", "python3 -m venv .venv && .venv/bin/pip install 'torch==2.13.0' "
                                         "-e '.[nbgrader]'")
-NBGRADER_GRADE = ("docs/nbgrader.md", "nbgrader collect appendix_a")
+NBGRADER_GRADE = ("docs/nbgrader.md", "nbgrader collect --update appendix_a")
+NBGRADER_FORMGRADER = ("docs/nbgrader.md", "jupyter lab")
 NBGRADER_STUDENT = ("docs/nbgrader.md", "nbgrader fetch_assignment appendix_a")
 NBGRADER_SHARED_ACCOUNT = ("docs/nbgrader.md", "nbgrader submit appendix_a --student alice")
 NBGRADER_README = ("README.md", "python3 -m venv .venv && .venv/bin/pip install 'torch==2.13.0' -e '.[nbgrader]' "
@@ -75,8 +84,9 @@ CI = [("docs/ci.md", "sudo autograder ci --base base --head head --suites suites
                      "--results results/results.json --comment results/comment.md"),
       ("docs/ci.md", "sudo autograder ci --base base --head head --suites suites/appendix_a --results results.json "
                      "--comment comment.md")]
-RUN_BY_A_SCENARIO = {QUICKSTART, *INSTRUCTOR, NBGRADER_RELEASE, NBGRADER_GRADE, NBGRADER_STUDENT, NBGRADER_SHARED_ACCOUNT,
-                     NBGRADER_README, NBGRADER_UPDATE, *SHARDING, RELEASE, SCAFFOLD, *STUDENT, *CI}
+RUN_BY_A_SCENARIO = {QUICKSTART, *INSTRUCTOR, NBGRADER_RELEASE, NBGRADER_GRADE, NBGRADER_FORMGRADER, NBGRADER_STUDENT,
+                     NBGRADER_SHARED_ACCOUNT, NBGRADER_README, NBGRADER_UPDATE, *SHARDING, RELEASE, SCAFFOLD, *STUDENT,
+                     *CI}
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -210,10 +220,18 @@ def test_instructor_workflow(tmp_path):
     assert grades(work / "results" / "grades.csv")["alice"]["total"] == total
     assert grades(work / "results" / "grades.csv")["bob"]["total"] == 0.0
 
-    run_block(INSTRUCTOR[1], work)  # zip, report, feedback, canvas export
+    (work / "worksheet.csv").write_text(  # Moodle's grading worksheet of the assignment, as downloaded
+        "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,Feedback comments\n"
+        "Participant 101,Alice Archer,alice@example.edu,Submitted for grading,,30.00,Yes,\n"
+        "Participant 102,Bob Brown,bob@example.edu,Submitted for grading,,30.00,Yes,\n", encoding="utf-8")
+    done = run_block(INSTRUCTOR[1], work)  # zip, report, feedback, canvas export, moodle export with a roster
     assert (work / "results" / "report.html").is_file()
     assert (work / "results" / "feedback" / "alice.md").is_file()
     assert "alice" in (work / "canvas.csv").read_text()
+    assert "alice has no Canvas user id" in done.stderr  # the zip was a class directory, not Canvas's download
+    moodle = {row["Identifier"]: row for row in csv.DictReader((work / "moodle.csv").open(encoding="utf-8"))}
+    assert moodle["Participant 101"]["Full name"] == "Alice Archer" and set(moodle) == {"Participant 101",
+                                                                                          "Participant 102"}
 
     run_block(INSTRUCTOR[2], work)
     done = run_block(INSTRUCTOR[3], work)
@@ -260,15 +278,72 @@ def test_readme_nbgrader_course_block(tmp_path):
     assert (course / "feedback" / "carol" / "appendix_a" / "02_tensors.html").is_file()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def open_formgrader(course: Path, env: dict[str, str], scratch: Path) -> tuple[str, str, list[dict]]:
+    """Start the documented server in ``course`` and open the formgrader at the documented address.
+
+    Returns the address the formgrader landed on, its page and the assignments it lists. The
+    server gets a token, a free port and no browser, as a reader's own Jupyter set-up would give
+    it; it is stopped after the visit or after two minutes without an answer.
+    """
+    (command,) = block(*NBGRADER_FORMGRADER).commands
+    config = scratch / "config"
+    config.mkdir(parents=True)
+    (config / "jupyter_server_config.py").write_text(  # allow_root: JupyterLab refuses root otherwise
+        f"c.ServerApp.open_browser = False\nc.ServerApp.port_retries = 0\nc.ServerApp.allow_root = {ROOT}\n",
+        encoding="utf-8")
+    token, port = secrets.token_hex(16), free_port()
+    env = {**env, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_DATA_DIR": str(scratch / "data"),
+           "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"), "JUPYTER_TOKEN": token, "JUPYTER_PORT": str(port)}
+    log_path = scratch / "server.log"
+    base = f"http://localhost:{port}"
+    browser = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor())
+    with log_path.open("w", encoding="utf-8") as log:
+        server = subprocess.Popen(["bash", "-c", command], cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while True:  # the address the server prints: its token logs the browser in
+                assert server.poll() is None, f"`{command}` exited {server.returncode}:\n{log_path.read_text()[-3000:]}"
+                try:
+                    browser.open(f"{base}/lab?token={token}", timeout=10).read()
+                    break
+                except urllib.error.HTTPError:
+                    raise
+                except OSError:
+                    assert time.monotonic() < deadline, f"`{command}` did not answer:\n{log_path.read_text()[-3000:]}"
+                    time.sleep(0.5)
+            page = browser.open(f"{base}/formgrader", timeout=30)
+            landed, html = page.url, page.read().decode("utf-8")
+            assignments = json.loads(browser.open(f"{base}/formgrader/api/assignments", timeout=30).read())
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+    return landed.removeprefix(base), html, assignments
+
+
+def submission_time(folder: Path) -> str:
+    return (folder / "timestamp.txt").read_text(encoding="utf-8").strip()
+
+
 @pytest.mark.slow
-def test_nbgrader_students_a_notebook_added_mid_course_and_shards(tmp_path):
+def test_nbgrader_students_resubmissions_formgrader_and_a_notebook_added_mid_course(tmp_path):
     stems = ("01_setup", "02_tensors")
     course = course_workspace(tmp_path / "course", stems)
     exchange = tmp_path / "exchange"
     env = environment(AUTOGRADER_EXCHANGE=str(exchange))
     run_block(NBGRADER_RELEASE, course, env=env)
 
-    # Two students through the exchange: one on their own account, one on a shared account.
+    # Two students through the exchange: one on their own account, alice on a shared account.
     config = python_block("docs/nbgrader.md", "Exchange.root").replace("/srv/nbgrader/exchange", str(exchange))
     own, shared = tmp_path / "student-own", tmp_path / "student-shared"
     for folder in (own, shared):
@@ -278,17 +353,46 @@ def test_nbgrader_students_a_notebook_added_mid_course_and_shards(tmp_path):
     assert "VALIDATION FAILED" in done.stdout + done.stderr
     subprocess.run(["bash", "-c", "nbgrader fetch_assignment appendix_a"], cwd=shared, env=environment(),
                    check=True, capture_output=True)
-    for stem in stems:
-        shutil.copy(SOLUTIONS / f"{stem}.ipynb", shared / "appendix_a")
+    shutil.copy(SOLUTIONS / "01_setup.ipynb", shared / "appendix_a")  # alice hands in 01 only, at first
+    run_block(NBGRADER_SHARED_ACCOUNT, shared, env=environment())
+
+    done = run_block(NBGRADER_GRADE, course, env=env)  # collect both, autograde, feedback, export
+    user = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+    log = done.stdout + done.stderr
+    assert f"claims to be submitted by alice but is owned by {user}; cheating attempt?" in log, log[-3000:]
+    assert log.count("cheating attempt?") == 1, log[-3000:]  # the student on their own account is not flagged
+    by_student = grades(course / "grades.csv")
+    assert by_student["alice"]["score"] == APPENDIX_A.notebook("01_setup").points, by_student
+    assert by_student[user]["score"] == 0.0, by_student
+
+    # The documented configuration for a shared account, then alice finishes and submits again.
+    with (course / "nbgrader_config.py").open("a", encoding="utf-8") as course_config:
+        course_config.write("\n" + python_block("docs/nbgrader.md", "check_owner"))
+    shutil.copy(SOLUTIONS / "02_tensors.ipynb", shared / "appendix_a")
     validated = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "appendix_a/02_tensors.ipynb"],
                                cwd=shared, env=environment(), capture_output=True, text=True)
     assert "Success! Your notebook passes all the tests." in validated.stdout + validated.stderr
     run_block(NBGRADER_SHARED_ACCOUNT, shared, env=environment())
+    inbound = sorted((exchange / "pytorch-appendix-a" / "inbound").glob("alice+appendix_a+*"), key=submission_time)
+    first, newest = submission_time(inbound[0]), submission_time(inbound[-1])
+    assert len(inbound) == 2 and newest > first
 
-    run_block(NBGRADER_GRADE, course, env=env)  # collect both, autograde, feedback, export
+    alice = course / "submitted" / "alice" / "appendix_a"
+    plain = subprocess.run([sys.executable, "-m", "nbgrader", "collect", "appendix_a"], cwd=course, env=env,
+                           capture_output=True, text=True)  # what the docs warn about: the old copy stays
+    assert "Submission already exists" in plain.stdout + plain.stderr and submission_time(alice) == first
+
+    done = run_block(NBGRADER_GRADE, course, env=env)
+    assert "cheating attempt?" not in done.stdout + done.stderr
+    assert submission_time(alice) == newest  # collected, graded and fed back: the resubmission
+    assert submission_time(course / "feedback" / "alice" / "appendix_a") == newest
     by_student = grades(course / "grades.csv")
-    user = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
-    assert by_student["alice"]["score"] == 30.0 and by_student[user]["score"] == 0.0, by_student
+    assert by_student["alice"]["score"] == GRADED_POINTS and newest.startswith(str(by_student["alice"]["timestamp"]))
+    assert by_student[user]["score"] == 0.0, by_student
+
+    landed, page, assignments = open_formgrader(course, env, tmp_path / "jupyter")
+    assert landed == "/formgrader/manage_assignments" and "Manage Assignments" in page, landed
+    assert [(a["name"], a["num_submissions"]) for a in assignments] == [("appendix_a", 2)], assignments
 
     # A notebook added after students submitted: nothing tracked is deleted, every grade is kept.
     shutil.copy(REPO_ROOT / "source" / "appendix_a" / "03_autograd.ipynb", course / "source" / "appendix_a")
@@ -301,7 +405,6 @@ def test_nbgrader_students_a_notebook_added_mid_course_and_shards(tmp_path):
     autograde = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "appendix_a", "--force"],
                                cwd=course, env=env, capture_output=True, text=True)
     assert autograde.returncode == 0 and "ERROR" not in autograde.stdout + autograde.stderr, autograde.stderr[-3000:]
-
 
 
 @pytest.mark.slow

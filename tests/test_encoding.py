@@ -109,7 +109,8 @@ DISPLAY_NAME = '=HYPERLINK("evil.example","win")'  # no "/": Moodle folders are 
 
 @pytest.fixture(scope="module")
 def hostile_class(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """A Moodle download with one student named like a formula whose gram raises a hostile message."""
+    """A Moodle download with one student named like a formula whose notebook raises a hostile message in a cell
+    (a cell's error text is the student's own, shown as written; during hidden checks no text is shown)."""
     root = tmp_path_factory.mktemp("hostile-class")
     notebook = nbformat.read(SOLUTIONS / "02_tensors.ipynb", as_version=4)
     for cell in notebook.cells:
@@ -118,6 +119,7 @@ def hostile_class(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
             cell.source = f"def gram(t):\n    raise ValueError(\"{ESCAPES} {MARKDOWN}\")\n"
         elif grade_id == "check_gram":
             cell.source = ""
+    notebook.cells.append(nbformat.v4.new_code_cell(f"raise ValueError(\"{ESCAPES} {MARKDOWN}\")"))
     archive = root / "moodle.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr(f"{DISPLAY_NAME}_12345_assignsubmission_file_/02_tensors.ipynb", nbformat.writes(notebook))
@@ -140,7 +142,7 @@ def test_the_graded_message_really_is_hostile(hostile_class):
 
     (result,) = read_results(out)
     assert result.student == "HYPERLINK_evil.example_win"
-    messages = " ".join(check.message for notebook in result.notebooks for check in notebook.checks)
+    messages = " ".join(problem for notebook in result.notebooks for problem in notebook.problems)
     assert "\x1b" in messages and "](http" in messages, "the attack did not reach the results: nothing is tested"
 
 
@@ -159,10 +161,10 @@ def test_feedback_files_keep_student_markdown_dead(hostile_class):
     (markdown_path,) = (out / "feedback").glob("*.md")
     markdown = markdown_path.read_text(encoding="utf-8")
     _no_terminal_controls(markdown)
-    lines = [line for line in markdown.splitlines() if "raised ValueError" in line]
+    lines = [line for line in markdown.splitlines() if "raised ValueError: " in line]  # the cell's own text
     assert lines
     for line in lines:
-        unescaped = re.sub(r"\\.", "", line.split("What went wrong: ", 1)[-1])
+        unescaped = re.sub(r"\\.", "", line.split("raised ValueError: ", 1)[-1])
         assert not re.search(r"[<>\[\]*`_~|&$@]", unescaped), line  # nothing a renderer would act on
         assert "http://" not in line and "!\\[logo\\](http\\://evil" in line  # shown as written
     page = markdown_path.with_suffix(".html").read_text(encoding="utf-8")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +109,45 @@ def test_a_missing_notebook_is_one_entry_not_one_per_check(tmp_path):
         text = (out / "feedback" / f"eve{suffix}").read_text()
         assert text.count("was not found in the submission") == 1, text
         assert "all 5 checks of this notebook (0/10)" in text
+
+
+def stub_and_wrong_answers():
+    """fay: reshape_to still a stub (every check not implemented), gram wrong in two checks, transpose right."""
+    from autograder.grading.results import FailureKind, NotebookResult, SubmissionResult
+    from tests.results_factory import check
+
+    stub = "`reshape_to` is not implemented yet (it still raises NotImplementedError)"
+    checks = tuple(replace(check("02_tensors", "reshape_to", case, 1, Status.FAILED, stub),
+                           kind=FailureKind.NOT_IMPLEMENTED)
+                   for case in ("book_example", "random_matrices", "non_contiguous", "keeps_dtype"))
+    checks += (check("02_tensors", "transpose", "book_example", 3, Status.PASSED),
+               replace(check("02_tensors", "gram", "book_example", 2, Status.FAILED,
+                             "gram(t): compute t @ t.T, not t.T @ t"), kind=FailureKind.WRONG_ANSWER),
+               replace(check("02_tensors", "gram", "keeps_dtype", 2, Status.FAILED,
+                             "`gram` raised TypeError: unsupported operand (cell 5, line 2, in gram)"),
+                       kind=FailureKind.STUDENT_ERROR))
+    return SubmissionResult(student="fay", assignment="appendix_a", seed=2, seconds=1.0, notebooks=(
+        NotebookResult(notebook="02_tensors", max_points=11, path=None, checks=checks),))
+
+
+def test_a_stub_is_one_line_and_each_function_is_read_up_on_once(tmp_path):
+    from tests.results_factory import write_results
+
+    out = write_results(tmp_path / "results", [stub_and_wrong_answers()])
+    write_feedback(out, assignment=APPENDIX_A.subset(["02_tensors"]))
+    markdown = (out / "feedback" / "fay.md").read_text(encoding="utf-8")
+    golden = Path(__file__).parent / "golden" / "feedback_fay.md"
+    if os.environ.get("AUTOGRADER_UPDATE_GOLDENS") == "1":
+        golden.write_text(markdown, encoding="utf-8")
+    assert markdown == golden.read_text(encoding="utf-8"), "feedback differs from tests/golden/feedback_fay.md"
+
+    # the stub: one line with its name as code and where to read, no sentence per check, no hint about .view()
+    assert markdown.count("is not implemented yet") == 1 and ".view()" not in markdown
+    assert ("- \u2717 **not implemented** (0/4): `reshape_to` is not implemented yet. Read: book section A.2.3"
+            in markdown)
+    # a function that failed twice: both messages, the hint and the reading once
+    assert markdown.count("What went wrong:") == 2 and markdown.count("Hint: A matrix times") == 1
+    assert markdown.count("Read: book section A.2.3, [torch.matmul]") == 1
+    page = (out / "feedback" / "fay.html").read_text(encoding="utf-8")
+    assert page.count("is not implemented yet") == 1 and page.count('data-status="not implemented"') == 1
+    assert "<code>reshape_to</code> is not implemented yet." in page and page.count("Hint: A matrix times") == 1

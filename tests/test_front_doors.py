@@ -134,7 +134,7 @@ def test_nbgrader_validate_fails_on_stubs_and_wrong_answers_and_passes_solutions
     assert "VALIDATION FAILED ON 5 CELL(S)" in stub_report and "gram is not implemented yet" in stub_report
     wrong_report = nbgrader_validate(wrong)
     assert "VALIDATION FAILED ON 1 CELL(S)" in wrong_report
-    assert "VisibleCheckError: gram returned shape (3, 3), expected (2, 2)" in wrong_report
+    assert "VisibleCheckError: compute t @ t.T, not t.T @ t" in wrong_report
     assert "Traceback" not in wrong_report and "visible.py" not in wrong_report  # one short line, no traceback
     assert "Success! Your notebook passes all the tests." in nbgrader_validate(right)
 
@@ -144,6 +144,8 @@ def test_a_failing_check_cell_is_not_a_broken_cell_when_graded(grade, tmp_path):
     result = grade(wrong.parent, "02_tensors").notebook("02_tensors")
     assert 0 < result.points < result.max_points
     assert not any("VisibleCheckError" in problem for problem in result.problems), result.problems
+    # the hidden checks name the mistake as the visible check does (autograder.mistakes)
+    assert "gram(t): compute t @ t.T, not t.T @ t" in [check.message for check in result.checks]
 
 
 def test_a_failing_check_cell_prints_its_verdict_then_raises_one_line():
@@ -189,3 +191,20 @@ def test_ci_refuses_a_suites_directory_that_does_not_exist(tmp_path):
                       "--results", str(tmp_path / "results.json"))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "SUITES_PATH" in done.stderr and not (tmp_path / "results.json").exists()
+
+
+def test_a_visible_check_names_a_known_mistake_as_the_hidden_checks_do():
+    import torch
+
+    from autograder.visible import OUTCOMES, VisibleCheckError, checking
+
+    m = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    with pytest.raises(VisibleCheckError, match=r"^compute t @ t\.T, not t\.T @ t$"):
+        with checking("gram") as check:
+            check.equal(m.T @ m, m @ m.T, args=(m,))
+    with pytest.raises(VisibleCheckError, match=r"^gram returned shape \(3, 2\), expected \(2, 2\)$"):
+        with checking("gram") as check:  # a wrong answer that is no known mistake: what is wrong with it
+            check.equal(m.T, m @ m.T, args=(m,))
+    with checking("gram") as check:
+        check.equal(m @ m.T, m @ m.T, args=(m,))
+    assert OUTCOMES[-1].status == "passed"

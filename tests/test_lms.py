@@ -15,9 +15,10 @@ import pytest
 from autograder.course import APPENDIX_A
 from autograder.lms_import import (ImportedStudent, ImportReport, UnsafeArchive, ZipLimits, extract_submissions,
                                    read_manifest, write_manifest)
-from autograder.reporters.lms import export_grades
+from autograder.lms_roster import RosterError, read_roster
+from autograder.reporters.lms import build_export, export_grades, missing_id_warnings
 from tests.conftest import EXERCISES, SOLUTIONS
-from tests.results_factory import small_class
+from tests.results_factory import small_class, submission, write_results
 
 NOTEBOOK = (SOLUTIONS / "01_setup.ipynb").read_bytes()
 
@@ -216,7 +217,7 @@ def test_canvas_and_moodle_layouts(class_results):
     moodle = list(csv.DictReader(export_grades(class_results, fmt="moodle", assignment=APPENDIX_A).splitlines()))
     ben = next(row for row in moodle if row["Full name"] == "Ben Bell")
     assert ben == {"Identifier": "Participant 77", "Full name": "Ben Bell", "Grade": "25", "Maximum Grade": "35",
-                   "Feedback comments": "25/35"}
+                   "Feedback comments": "25/35 + extra credit n/a (not available on the grading machine)"}
     assert moodle[0]["Feedback comments"] == "35/35 + 10 extra credit"
 
 
@@ -226,3 +227,156 @@ def test_the_export_command(class_results, tmp_path):
     assert (tmp_path / "grades.csv").read_text().startswith("Identifier,Full name,Grade")
     done = run_cli("export", str(class_results), "--lms", "blackboard")
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+# --- export with the LMS's own roster ---------------------------------------------------------------------
+
+CANVAS_GRADEBOOK = (  # Canvas's "Export Entire Gradebook": a posting-policy row and "Points Possible" under the header
+    "Student,ID,SIS User ID,SIS Login ID,Integration ID,Section,Appendix A (4711),Current Score\n"
+    ",,,,,,Manual Posting,\n"
+    "    Points Possible,,,,,,35.00,\n"
+    '"Doe, Jane",101,S-101,jdoe1,,Section 1,,\n'
+    '"Smith, Bob",102,S-102,bsmith,,Section 1,,\n'
+    '"Wu, Chen",103,S-103,cwu,,Section 2,,\n'
+    '"Student, Test",199,,,,Section 1,,\n')
+MOODLE_WORKSHEET = (  # Moodle's "Download grading worksheet" of the assignment
+    "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
+    "Last modified (submission),Online text,Last modified (grade),Feedback comments\n"
+    "Participant 7,Jane Doe,jane.doe@uni.example,Submitted for grading,,35.00,Yes,-,,-,\n"
+    "Participant 8,Chen Wu,cwu@uni.example,Submitted for grading,,35.00,Yes,-,,-,\n"
+    '"Participant 9",Ünal Çelik,ucelik@uni.example,No submission,,35.00,Yes,-,"two\nlines",-,\n')
+
+
+def named_class(directory: Path, *students: str) -> Path:
+    return write_results(directory, [submission(student) for student in students])
+
+
+def export_cli(out: Path, lms: str, *extra: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    done = run_cli("export", str(out), "--lms", lms, *extra)
+    return done, list(csv.reader(done.stdout.splitlines()))
+
+
+def test_a_canvas_gradebook_export_fills_in_the_ids_and_every_student_without_one_is_named(tmp_path):
+    out = named_class(tmp_path / "out", "doejane", "Bob_Smith", "cwu", "nobody")
+    (tmp_path / "gradebook.csv").write_text(CANVAS_GRADEBOOK, encoding="utf-8")
+    done, rows = export_cli(out, "canvas", "--roster", str(tmp_path / "gradebook.csv"))
+    assert done.returncode == 0, done.stderr
+    by_id = {row[1]: row for row in rows[2:]}
+    # Canvas's download-name form, the name in first-last order, the SIS login: each finds its row.
+    assert by_id["101"][:5] == ["Doe, Jane", "101", "S-101", "jdoe1", "Section 1"]
+    assert by_id["102"][:5] == ["Smith, Bob", "102", "S-102", "bsmith", "Section 1"]
+    assert by_id["103"][:5] == ["Wu, Chen", "103", "S-103", "cwu", "Section 2"]
+    assert by_id[""][:5] == ["nobody", "", "", "nobody", ""]
+    assert "nobody has no Canvas user id: no row of gradebook.csv matches" in done.stderr
+    assert "no Canvas user id for 1 of 4 students" in done.stderr
+    assert "Student, Test" in done.stderr  # in the roster, but no results: not in the export
+    assert not any(name in done.stderr for name in ("doejane has", "Bob_Smith has", "cwu has"))
+
+
+def test_without_ids_every_student_is_named_and_the_roster_option_suggested(tmp_path):
+    out = named_class(tmp_path / "out", "ann", "ben")
+    for lms, id_name in (("canvas", "Canvas user id"), ("moodle", "Moodle participant id")):
+        done, _ = export_cli(out, lms)
+        assert done.returncode == 0, done.stderr
+        for student in ("ann", "ben"):
+            assert f"{student} has no {id_name}: the class did not come from a" in done.stderr
+        assert "--roster FILE" in done.stderr
+
+
+def test_a_moodle_worksheet_fills_in_participants_and_never_gives_one_id_to_two_students(tmp_path):
+    out = named_class(tmp_path / "out", "Jane_Doe", "jane.doe", "cwu", "Unal_Celik")
+    (tmp_path / "worksheet.csv").write_text(MOODLE_WORKSHEET, encoding="utf-8")
+    done, rows = export_cli(out, "moodle", "--roster", str(tmp_path / "worksheet.csv"))
+    assert done.returncode == 0, done.stderr
+    by_student = {row[1]: row[0] for row in rows[1:]}
+    assert by_student["Chen Wu"] == "Participant 8"      # the e-mail's part before the "@"
+    assert by_student["Ünal Çelik"] == "Participant 9"   # the full name, cleaned as the zip import cleans it
+    # Both "Jane_Doe" (the name) and "jane.doe" (the e-mail) match participant 7: neither gets it.
+    assert by_student["Jane_Doe"] == "Jane_Doe" and by_student["jane.doe"] == "jane.doe"
+    assert "Participant 7" not in done.stdout
+    assert "Jane_Doe has no Moodle participant id: jane.doe also matched Moodle participant id 7" in done.stderr
+    assert "jane.doe has no Moodle participant id: Jane_Doe also matched" in done.stderr
+    assert "no Moodle participant id for 2 of 4 students" in done.stderr
+
+
+def test_a_name_that_matches_two_rows_gets_no_id(tmp_path):
+    roster = tmp_path / "gradebook.csv"
+    roster.write_text(CANVAS_GRADEBOOK + '"Doe, Jane",104,S-104,jdoe2,,Section 2,,\n', encoding="utf-8")
+    export = build_export(named_class(tmp_path / "out", "doejane"), fmt="canvas", roster=roster)
+    assert export.matching.ids == {}
+    assert missing_id_warnings(export.matching)[0] == ("warning: doejane has no Canvas user id: lines 4 and 8 of "
+                                                       "gradebook.csv all match this name")
+
+
+def test_ids_from_the_zip_import_still_work_and_the_roster_adds_the_sis_columns(tmp_path):
+    out = named_class(tmp_path / "out", "doejane", "smithbob")
+    write_manifest(ImportReport(students=(ImportedStudent("doejane", "canvas", "101", "doejane", ()),
+                                          ImportedStudent("smithbob", "canvas", "102", "smithbob", ())), skipped=()),
+                   out / "lms_students.csv")
+    alone = build_export(out, fmt="canvas")
+    assert [row[:2] for row in csv.reader(alone.text.splitlines())][2:] == [["doejane", "101"], ["smithbob", "102"]]
+    assert missing_id_warnings(alone.matching) == []
+    (tmp_path / "gradebook.csv").write_text(CANVAS_GRADEBOOK, encoding="utf-8")
+    both = build_export(out, fmt="canvas", roster=tmp_path / "gradebook.csv")
+    assert [row[:4] for row in csv.reader(both.text.splitlines())][2:] == [
+        ["Doe, Jane", "101", "S-101", "jdoe1"], ["Smith, Bob", "102", "S-102", "bsmith"]]
+
+
+def test_extra_credit_that_could_not_be_earned_is_never_text_in_a_numeric_column(tmp_path):
+    # Graded on a machine without CUDA: both extra-credit checks "not available".
+    out = write_results(tmp_path / "out", [submission("ben", gram_ok=False)])
+    plain = next(csv.DictReader(export_grades(out, fmt="plain").splitlines()))
+    assert plain["extra_credit"] == "" and plain["total"] == "25"
+    canvas = list(csv.reader(export_grades(out, fmt="canvas").splitlines()))
+    assert canvas[2][-1] == "25"
+    moodle = next(csv.DictReader(export_grades(out, fmt="moodle").splitlines()))
+    assert moodle["Grade"] == "25" and "extra credit n/a" in moodle["Feedback comments"]
+
+
+def write(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "roster.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("lms, text, expected", [
+    ("canvas", "", "roster.csv: the file is empty: download it from Canvas with Grades > Export"),
+    ("canvas", MOODLE_WORKSHEET, "roster.csv, line 1: this is a Moodle export, not a Canvas one: use --lms moodle"),
+    ("moodle", CANVAS_GRADEBOOK, "roster.csv, line 1: this is a Canvas export, not a Moodle one: use --lms canvas"),
+    ("canvas", "Name,Email\nJane,j@x\n", "roster.csv, line 1: no 'Student' or 'ID' column, so this is not a Canvas "
+                                         "gradebook export (its header: 'Name', 'Email')"),
+    ("canvas", CANVAS_GRADEBOOK.replace("103,S-103", "Wu,S-103"),
+     "roster.csv, line 6: ID 'Wu' is not a Canvas user id (a number)"),
+    ("canvas", CANVAS_GRADEBOOK.replace("103,S-103", "101,S-103"),
+     "roster.csv, line 6: Canvas user id 101 is already on line 4"),
+    ("canvas", CANVAS_GRADEBOOK.replace("103,S-103", ",S-103"), "roster.csv, line 6: 'Wu, Chen' has no ID"),
+    ("canvas", CANVAS_GRADEBOOK.splitlines(keepends=True)[0] + "    Points Possible,,,,,,35.00,\n",
+     "roster.csv: the file has a header but no student rows"),
+    ("moodle", MOODLE_WORKSHEET.replace("Participant 8", "8"),
+     "roster.csv, line 3: Identifier '8' is not \"Participant <number>\""),
+    ("moodle", MOODLE_WORKSHEET.replace('"Participant 9"', "Participant 8"),
+     "roster.csv, line 4: Moodle participant id 8 is already on line 3"),
+    ("moodle", MOODLE_WORKSHEET.encode("utf-8") + "Participant 10,Zoë,,,,,,,,,\n".encode("latin-1"),
+     "roster.csv, line 6: not UTF-8 text"),
+])
+def test_a_roster_that_cannot_be_used_is_refused_with_its_line_and_what_to_do(tmp_path, lms, text, expected):
+    with pytest.raises(RosterError) as error:
+        read_roster(write(tmp_path, text), lms=lms)
+    assert expected in str(error.value)
+    assert str(error.value).count(": ") >= 2  # where, what is wrong, what to do
+
+
+def test_the_export_command_refuses_a_bad_or_misplaced_roster(tmp_path):
+    out = named_class(tmp_path / "out", "ann")
+    done, _ = export_cli(out, "canvas", "--roster", str(tmp_path / "missing.csv"))
+    assert done.returncode == 2 and "missing.csv: cannot read the roster" in done.stderr
+    assert "Traceback" not in done.stderr
+    done, _ = export_cli(out, "plain", "--roster", str(write(tmp_path, CANVAS_GRADEBOOK)))
+    assert done.returncode == 2 and "use it with --lms canvas or --lms moodle" in done.stderr
+
+
+def test_roster_names_reach_the_terminal_shown_not_obeyed(tmp_path):
+    out = named_class(tmp_path / "out", "ann")
+    roster = write(tmp_path, CANVAS_GRADEBOOK + '"Evil\x1b[2J, Eve",105,,,,,,\n')
+    done, _ = export_cli(out, "canvas", "--roster", str(roster))
+    assert done.returncode == 0 and "\x1b" not in done.stderr and "Evil\\x1b[2J, Eve" in done.stderr

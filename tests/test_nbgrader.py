@@ -256,6 +256,22 @@ def test_the_class_through_real_nbgrader_commands(course, grade):
     assert "[FAILED]" in mutant_html and "[passed]" in mutant_html and "int64" in mutant_html
     broken_html = (course / "feedback" / "broken_json" / ASSIGNMENT / "02_tensors.html").read_text()
     assert "not valid JSON" in broken_html
+
+    # comments read as sentences, once: a stub is one line (nbgrader's "No response." replaced), any other
+    # failed function a sentence and a bullet per failed check, names as code in the rendered feedback
+    comments = {f"{student}: {cell}": text for student, row in table.items() for cell, text in row["comments"].items()}
+    assert not [key for key, text in comments.items() if "No response." in text], comments
+    blank = table["blank"]["comments"]
+    assert blank["02_tensors/gram"] == "`gram` is not implemented yet."
+    assert blank["02_tensors/reshape_to"] == "`reshape_to` is not implemented yet."  # no hint about .view()
+    mutant = table["mutant_a"]["comments"]["02_tensors/make_tensors"]
+    assert mutant.startswith("`make_tensors` failed 1 of its 4 hidden checks:\n\n- ") and "int64" in mutant
+    blank_html = (course / "feedback" / "blank" / ASSIGNMENT / "02_tensors.html").read_text()
+    assert "<code>gram</code> is not implemented yet." in blank_html and "No response" not in blank_html
+    assert blank_html.count("is not implemented yet") == 2 * len(APPENDIX_A.notebook("02_tensors").functions)
+    mutant_comment = mutant_html.split("<b>Comments:</b>", 1)[1].split("</div>", 1)[0]
+    assert "<code>make_tensors</code> failed 1 of its 4 hidden checks:</p>" in mutant_comment
+    assert "<li>item 0 returned by make_tensors has dtype torch.float32" in mutant_comment
     # nothing of the grader's own machinery leaks into what nbgrader printed either
     printed = "".join(done.stdout + done.stderr for done in outputs.values())
     assert [line for line in hidden_lines() if line in printed] == []

@@ -161,6 +161,7 @@ def test_the_released_workflow_grades_a_pull_request_with_the_hidden_suites(rele
     artifact = run.artifacts / "results" / "results.json"
     result = schema.read(artifact)
     assert result.points == expected and result.student == "student-7"
+    assert json.loads(artifact.read_text())["instructor"] == {"grader_errors": [], "notes": []}  # a student view
 
     posts = [call for call in calls if "POST" in call["args"]]
     assert len(posts) == 1 and posts[0]["args"][-3].endswith("issues/7/comments")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import fcntl
 import json
 import os
@@ -14,9 +15,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import EXERCISES, SOLUTIONS, write_variant
 from tests.leaks import leaked
+from tests.results_factory import NO_CUDA, small_class
 
 CHROMIUM = Path("/usr/bin/chromium")
 STEMS = ("01_setup", "02_tensors")
@@ -215,11 +218,62 @@ def test_feedback_for_a_graded_class(graded):
 
 
 def test_export_of_a_graded_class_matches_grades_csv(graded):
-    import csv
-
     done = run_cli("export", str(graded), "--lms", "plain")
     assert done.returncode == 0, done.stderr
     exported = {row["student"]: row for row in csv.DictReader(done.stdout.splitlines())}
     for row in csv.DictReader((graded / "grades.csv").read_text().splitlines()):
         assert exported[row["student"]]["total"] == row["total"]
         assert exported[row["student"]]["02_tensors"] == row["02_tensors"]
+
+
+# ------------------------------------------------------------------------------ extra credit that cannot be earned
+
+
+def extra_credit_summary(path: Path) -> str:
+    found = re.search(r'<p id="extra-credit-summary">(.*?)</p>', path.read_text(encoding="utf-8"), re.S)
+    assert found, "the report has no extra-credit summary"
+    return re.sub(r"<[^>]+>", "", found.group(1)).replace("&quot;", '"')
+
+
+def test_the_report_shows_na_for_extra_credit_that_could_not_be_earned(tmp_path):
+    from autograder.course import APPENDIX_A
+    from autograder.reporters.html_report import build_report
+
+    out = small_class(tmp_path / "out")  # ann earned it; ben and cid: "not available"; dee: grading failed
+    build_report(out, assignment=APPENDIX_A.subset(["02_tensors", "05_device"]))
+    table = parse(out / "report.html").tables["students-table"]
+    column = table[0].index("extra")
+    assert {row[0]: row[column] for row in table[1:]} == {"ann": "10", "ben": "n/a", "cid": "n/a", "dee": "0"}
+    summary = extra_credit_summary(out / "report.html")
+    assert "1 of 4 students earned extra credit" in summary
+    assert "2 could not earn it on the grading machine" in summary and "never failed" in summary
+    assert NO_CUDA in summary  # what the machine lacked, in the checks' own words
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a CUDA grading machine the extra credit can be earned")
+def test_on_a_machine_without_cuda_every_output_says_what_it_lacks(tmp_path):
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    shutil.copy(SOLUTIONS / "05_device.ipynb", tmp_path / "class" / "alice")
+    out = tmp_path / "out"
+    done = run_cli("grade", str(tmp_path / "class"), "--out", str(out), "--notebook", "05_device", "--jobs", "1",
+                   "--seed", "3")
+    assert done.returncode == 0, done.stderr
+    header, alice = (line.split() for line in done.stdout.splitlines() if line.startswith(("student ", "alice ")))
+    assert alice[header.index("extra")] == "n/a" and alice[-1] == "15/15"
+    row = next(csv.DictReader((out / "grades.csv").open(encoding="utf-8")))
+    assert (row["extra_credit"], row["total"]) == ("", "15")
+    data = json.loads((out / "alice.json").read_text(encoding="utf-8"))
+    extra = [check for notebook in data["notebooks"] for check in notebook["checks"] if check["extra_credit"]]
+    assert extra and {check["status"] for check in extra} == {"not available"}
+    assert {check["message"] for check in extra} == {NO_CUDA}
+    assert run_cli("report", str(out)).returncode == 0
+    assert "no CUDA device on the grading machine" in extra_credit_summary(out / "report.html")
+
+
+def test_on_an_apple_silicon_grader_the_reason_says_mps_can_never_be_verified():
+    from autograder.grading.accelerators import GraderAccelerators, gpu_use_unverifiable
+
+    mac = gpu_use_unverifiable(GraderAccelerators(cuda=False, mps=True))  # a Mac we do not have
+    assert mac.startswith("no CUDA device on the grading machine") and "MPS" in mac and "can never be verified" in mac
+    assert gpu_use_unverifiable(GraderAccelerators(cuda=False, mps=False)) == "no CUDA device on the grading machine"
+    assert gpu_use_unverifiable(GraderAccelerators(cuda=True, mps=False)) is None

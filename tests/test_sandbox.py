@@ -71,7 +71,7 @@ def test_sys_exit_is_an_error_of_its_cell_only(notebook):
 def test_os_exit_is_reported_as_the_process_ending(notebook):
     report = notebook.run_cell(2, "import os; os._exit(7)")
     assert report.status == "died"
-    assert "exited with status 7 while running cell 3" in report.message
+    assert "exited with status 7 while running cell 3" in report.message  # a cell sees no hidden input
     with pytest.raises(ChildDied):
         notebook.call_name("anything")
 

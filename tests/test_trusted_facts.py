@@ -19,7 +19,6 @@ import torch
 
 from autograder.grading import accelerators
 from autograder.grading.accelerators import GpuUse, GraderAccelerators, parse_compute_apps, watching_gpu_use
-from autograder.grading.judge import student_message
 from autograder.grading.results import Status
 from autograder.grading.session import StudentNotebook
 from autograder.sandbox.simulated_hardware import SimulatedMachine
@@ -265,13 +264,6 @@ def test_a_simulated_machine_answers_every_related_question_alike():
 # ------------------------------------------------------------------ hidden inputs in student messages
 
 
-def test_student_exception_texts_keep_shapes_but_lose_values():
-    kept = "mat1 and mat2 shapes cannot be multiplied (3x5 and 4x30); expected torch.int32, got shape (6, 6)"
-    assert student_message(kept) == kept
-    assert student_message("bad input tensor([[0.1, -2.0],\n [3., 4.]]) here") == "bad input tensor(…) here"
-    for leak in ("[[12, 33], [7, 41]]", "[3, 1, 4, 1, 5, 9]", "-17", "2.5e-3"):
-        assert student_message(f"bad input {leak} here") == "bad input … here"
-
 
 _LEAKS_ITS_INPUT = """
 def gram(t):
@@ -284,4 +276,5 @@ def test_a_function_printing_its_hidden_input_shows_no_values(grade, tmp_path):
     checks = _checks(grade(tmp_path, "02_tensors"), "02_tensors")
     for name, check in checks.items():
         if name.startswith("test_gram"):
-            assert check.status is Status.FAILED and "my input was … and tensor(…)" in check.message, check.message
+            assert check.status is Status.FAILED and "my input was" not in check.message, check.message
+            assert "raised ValueError" in check.message

@@ -48,6 +48,17 @@ def grader_accelerators() -> GraderAccelerators:
                               mps=bool(mps is not None and mps.is_available()))
 
 
+def gpu_use_unverifiable(machine: GraderAccelerators) -> str | None:
+    """What this machine lacks for GPU use to be verified, in words for the student and the instructor;
+    None when it has a CUDA device (whether per-process use can be observed there is found out per call)."""
+    if machine.cuda:
+        return None
+    if machine.mps:
+        return ("no CUDA device on the grading machine, and training on its Apple MPS backend can never be "
+                "verified from outside the notebook's process (macOS shows no other process's GPU use)")
+    return "no CUDA device on the grading machine"
+
+
 # ------------------------------------------------------------------ samplers
 
 

@@ -5,25 +5,26 @@ Every failure message is written for the student: it names the defect
 
 Message policy (README "Grading policy"): a message may name the shapes and dtypes
 of hidden inputs and results; it never shows their values, nor any hidden code.
-Check messages written with these helpers follow it by construction; the texts of
-exceptions raised by the student's own code pass through :func:`student_message`,
-the one place that removes what could be values.
+Check messages written with these helpers follow it by construction.  Nothing the
+notebook process says is shown as it came: an exception's text never, type names only
+from :mod:`autograder.sandbox.vocabulary`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Mapping, NoReturn
 
 import torch
 
+from autograder.mistakes import matching_mistake
 from autograder.sandbox.client import Ref
 from autograder.sandbox.codec import TensorMeta, tensor_meta
 from autograder.sandbox.errors import StudentError
+from autograder.sandbox.vocabulary import OWN_CLASS, type_name
 
 __all__ = ["CheckFailed", "ExtraCreditUnavailable", "StudentError", "fail", "not_available",
-           "meta", "describe", "expect_tensor", "expect_number", "student_message", "same_tensor",
+           "meta", "describe", "expect_tensor", "expect_number", "same_tensor",
            "matching_variant"]
 
 
@@ -43,64 +44,14 @@ def not_available(message: str) -> NoReturn:
     raise ExtraCreditUnavailable(message)
 
 
-_TENSOR_REPR = re.compile(r"\b(tensor|array|Parameter containing:)\s*\(")
-_FLOAT = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][-+]?\d+)(?![\w.])|\b(?:nan|inf)\b")
-_NEGATIVE = re.compile(r"(?<![\w)\]])-\d+")
-_LONG_SEQUENCE = re.compile(r"[\[(]\s*(?:[^\[\]()]*?,){4,}[^\[\]()]*[\])]")
-REDACTED = "…"
-
-
-def student_message(text: str) -> str:
-    """``text`` without anything that could be a value of a hidden input.
-
-    Shapes and dtypes may stay (``(3, 5)``, ``torch.int32``, ``3x5``); tensor and array
-    printouts, nested lists, fractional and negative numbers and sequences of more than
-    four numbers (longer than any shape here) are replaced by an ellipsis.  Applied to every
-    exception text that comes from a student's code.
-    """
-    text = _redact_reprs(text)
-    text = _redact_nested_lists(text)
-    text = _LONG_SEQUENCE.sub(REDACTED, text)
-    text = _FLOAT.sub(REDACTED, text)
-    return _NEGATIVE.sub(REDACTED, text)
-
-
-def _redact_nested_lists(text: str) -> str:
-    """``[[...], ...]``: a printed matrix (a shape is never nested)."""
-    out, index = [], 0
-    while (start := text.find("[[", index)) != -1:
-        depth, end = 0, start
-        while end < len(text):
-            depth += {"[": 1, "]": -1}.get(text[end], 0)
-            end += 1
-            if depth == 0:
-                break
-        out.append(text[index:start] + REDACTED)
-        index = end
-    return "".join(out) + text[index:]
-
-
-def _redact_reprs(text: str) -> str:
-    out, index = [], 0
-    for match in _TENSOR_REPR.finditer(text):
-        if match.start() < index:
-            continue
-        depth, end = 1, match.end()
-        while end < len(text) and depth:
-            depth += {"(": 1, ")": -1}.get(text[end], 0)
-            end += 1
-        out.append(text[index:match.start()] + f"{match.group(1).split()[0]}({REDACTED})")
-        index = end
-    return "".join(out) + text[index:]
-
-
 def describe(value: Any) -> str:
     """A short, student-facing name for what a function returned."""
     if isinstance(value, torch.Tensor):
-        info = meta(value)
-        return f"a {info.type_name}" if info.type_name != "torch.Tensor" else "a torch.Tensor"
+        shown = type_name(meta(value).type_name)
+        return shown if shown == OWN_CLASS else f"a {shown}"
     if isinstance(value, Ref):
-        return f"a {value.type_name}"
+        shown = type_name(value.type_name)
+        return shown if shown == OWN_CLASS else f"a {shown}"
     if value is None:
         return "None"
     name = type(value).__name__
@@ -141,21 +92,9 @@ def matching_variant(actual: Any, variants: Mapping[str, torch.Tensor], *, atol:
 
     Suites diagnose a wrong answer by computing the results of the usual mistakes
     (a transpose instead of a reshape, a sum instead of a mean, ...) and naming the one
-    that matches, instead of guessing from the expected answer alone.
+    that matches; :mod:`autograder.mistakes` holds those the visible checks name too.
     """
-    if not isinstance(actual, torch.Tensor):
-        return None
-    for message, wrong in variants.items():
-        if tuple(actual.shape) != tuple(wrong.shape) or actual.device != wrong.device:
-            continue
-        got, want = actual.detach(), wrong.detach()
-        if got.dtype != want.dtype:
-            got, want = got.double(), want.double()
-        close = (torch.allclose(got, want, atol=atol, rtol=rtol, equal_nan=True)
-                 if got.is_floating_point() else torch.equal(got, want))
-        if close:
-            return message
-    return None
+    return matching_mistake(actual, variants, atol=atol, rtol=rtol)
 
 
 def expect_tensor(actual: Any, expected: torch.Tensor, *, what: str, atol: float = 0.0, rtol: float = 0.0,

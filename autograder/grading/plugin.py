@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from autograder.grading.judge import ExtraCreditUnavailable, student_message
+from autograder.grading.judge import ExtraCreditUnavailable
 from autograder.grading.results import CheckResult, FailureKind, Status
 from autograder.grading.session import StudentNotebook
 from autograder.sandbox.errors import (CallTimeout, ChildDied, MissingName, NotebookUnavailable, ProtocolViolation,
@@ -97,33 +97,35 @@ class GradingPlugin:
         report = _bare_report(item, call)
         spec = self.specs[item.nodeid]
         if call.when == "call" or (call.when == "setup" and report.failed):
-            status, message, kind, trace = self._judge(call)
+            status, message, kind, trace, note = self._judge(call)
             self.results.append(CheckResult(
                 notebook=spec.notebook, name=spec.name, function=spec.function, description=spec.description,
                 max_points=spec.points, extra_credit=spec.extra_credit, status=status, message=message,
                 hint=_clip(str(getattr(call.excinfo.value, "hint", "") or "")) if call.excinfo else "",
-                kind=kind, grader_error=trace,
+                kind=kind, grader_error=trace, instructor_note=note,
             ))
         return report
 
-    def _judge(self, call: pytest.CallInfo) -> tuple[Status, str, FailureKind | None, str]:
-        """(status, student message, failure kind, instructor-only traceback) of a finished check."""
+    def _judge(self, call: pytest.CallInfo) -> tuple[Status, str, FailureKind | None, str, str]:
+        """(status, student message, failure kind, instructor-only traceback, instructor-only note)."""
         if call.excinfo is None:
-            return Status.PASSED, "", None, ""
+            return Status.PASSED, "", None, "", ""
         error = call.excinfo.value
         if isinstance(error, SuiteError):
             raise error
         if isinstance(error, ExtraCreditUnavailable):
-            return Status.NOT_AVAILABLE, str(error), FailureKind.NOT_AVAILABLE, ""
+            return Status.NOT_AVAILABLE, str(error), FailureKind.NOT_AVAILABLE, "", ""
         if isinstance(error, SandboxError) and not isinstance(error, SandboxUnavailable):
-            # may quote the student's own exception text, which can hold hidden input values
-            return Status.FAILED, _clip(student_message(str(error))), _kind_of(error), ""
+            # Its text is the grader's own (see sandbox/vocabulary.py); what the notebook said is the instructor's.
+            note = error.instructor_text() if isinstance(error, StudentError) else getattr(error, "detail", "")
+            return Status.FAILED, _clip(str(error)), _kind_of(error), "", _clip(note, 4000)
         if isinstance(error, AssertionError):  # CheckFailed, or a bare assert on the student's data
-            return Status.FAILED, _clip(str(error) or "this check found a wrong answer"), FailureKind.WRONG_ANSWER, ""
-        # The check's own code failed (or the sandbox could not serve it): a fault of the grader. The
-        # student is not charged; the traceback, which shows hidden source, goes to the instructor only.
+            return (Status.FAILED, _clip(str(error) or "this check found a wrong answer"), FailureKind.WRONG_ANSWER,
+                    "", "")
+        # The check's own code failed. Provisionally a grader error; the runner runs the same check on the
+        # reference solution and charges the student if it passes there (see runner.confirm_on_reference).
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        return Status.GRADER_ERROR, GRADER_ERROR_MESSAGE, FailureKind.GRADER, trace[-20_000:]
+        return Status.GRADER_ERROR, GRADER_ERROR_MESSAGE, FailureKind.GRADER, trace[-20_000:], ""
 
 
 GRADER_ERROR_MESSAGE = ("this check could not run because of a fault in the grader, not in your work: it is left "

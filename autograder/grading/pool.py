@@ -25,11 +25,13 @@ import signal
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from autograder.course import AssignmentSpec
 from autograder.grading.results import SubmissionResult, Task, zero_result
 from autograder.sandbox.client import Sandbox, SandboxSettings, SharedSandbox
+from autograder.sandbox.errors import SandboxUnavailable
+from autograder.sandbox.isolation import Protections
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,10 @@ class GradingSetup:
 
 
 
-def grade_all(tasks: Iterable[Task], *, setup: GradingSetup, jobs: int) -> Iterator[SubmissionResult]:
-    """Yield one result per task, in the order they finish."""
+def grade_all(tasks: Iterable[Task], *, setup: GradingSetup, jobs: int,
+              on_protections: Callable[[Protections], None] = lambda protections: None) -> Iterator[SubmissionResult]:
+    """Yield one result per task, in the order they finish; then hand ``on_protections`` the protections
+    the sandbox reported (never those of a student's result, which a failed submission lacks)."""
     tasks = list(tasks)
     if jobs <= 1 or len(tasks) <= 1:
         from autograder.grading.runner import grade_one
@@ -60,9 +64,26 @@ def grade_all(tasks: Iterable[Task], *, setup: GradingSetup, jobs: int) -> Itera
             for student, submission in tasks:
                 yield grade_one(student=student, submission=submission, assignment=setup.assignment,
                                 suites_dir=setup.suites_dir, sandbox=sandbox, seed=setup.seed)
+            _report(sandbox, on_protections)
         return
     with setup.sandbox() as sandbox, _Workers(setup, sandbox, count=min(jobs, len(tasks))) as workers:
         yield from workers.grade(tasks)
+        _report(sandbox, on_protections)
+
+
+def reported_protections(sandbox: Sandbox) -> Protections | None:
+    """The protections ``sandbox``'s warm process reported (this process's own copy of its ready
+    message), or None when it is gone before it said: results are kept, with nothing claimed about them."""
+    try:
+        return sandbox.protections
+    except SandboxUnavailable:
+        return None
+
+
+def _report(sandbox: Sandbox, on_protections: Callable[[Protections], None]) -> None:
+    protections = reported_protections(sandbox)
+    if protections is not None:
+        on_protections(protections)
 
 
 class _Worker:

@@ -37,6 +37,7 @@ class FailureKind(str, Enum):
     CRASH = "crash"                          # the notebook process died during the check
     UNREADABLE_ANSWER = "unreadable answer"  # the answer could not cross back as data (too large, not data)
     NOTEBOOK = "notebook"                    # the notebook is missing, unreadable or did not run
+    UNUSABLE_VALUE = "unusable value"        # the check could not handle what the student's code returned or did
     NOT_AVAILABLE = "not available"          # extra credit this machine cannot award
     GRADER = "grader"                        # a fault of the hidden suite
 
@@ -75,6 +76,8 @@ class CheckResult:
     hint: str = ""                    # for the student: what to read or try
     kind: FailureKind | None = None   # None when passed
     grader_error: str = ""            # for the instructor only: the suite's traceback
+    instructor_note: str = ""         # for the instructor only: the student's exception as raised, or the
+                                      # suite's traceback on a value the reference solution never produces
 
     @property
     def id(self) -> str:
@@ -157,6 +160,13 @@ class SubmissionResult:
     @property
     def extra_credit(self) -> float:
         return sum(notebook.extra_credit for notebook in self.notebooks)
+
+    @property
+    def extra_credit_unavailable(self) -> bool:
+        """Whether this grading machine could award none of the student's extra credit: every extra-credit
+        check is "not available" (reports then show "n/a", not 0). False when there is no extra credit."""
+        extra = [check for notebook in self.notebooks for check in notebook.checks if check.extra_credit]
+        return bool(extra) and all(check.status is Status.NOT_AVAILABLE for check in extra)
 
     @property
     def grader_errors(self) -> tuple[CheckResult, ...]:

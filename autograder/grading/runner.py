@@ -24,13 +24,13 @@ from typing import Callable, Iterable, Iterator
 import pytest
 import torch
 
-from autograder.course import AssignmentSpec
+from autograder.course import REPO_ROOT, AssignmentSpec
 from autograder.grading import fixtures
 from autograder.grading.errors import GraderError
 from autograder.grading.plugin import GradingPlugin, SuiteError
-from autograder.grading.results import (CellResult, CellStatus, CheckResult, NotebookResult, Provenance, Status,
-                                        SubmissionResult, Task, zero_result)
-from autograder.grading.session import StudentNotebook
+from autograder.grading.results import (CellResult, CellStatus, CheckResult, FailureKind, NotebookResult, Provenance,
+                                        Status, SubmissionResult, Task, zero_result)
+from autograder.grading.session import StudentNotebook, SubmissionBudget
 from autograder.notebooks import LoadedNotebook, NotebookProblem, load_notebook, locate
 from autograder.sandbox.client import Sandbox
 from autograder.sandbox.errors import SandboxError, SandboxUnavailable
@@ -90,7 +90,8 @@ def _grade(tasks: Iterator[Task], *, assignment: AssignmentSpec, suites_dir: Pat
     files = suite_files(suites_dir, assignment)
     plugin = GradingPlugin(sessions={}, seed=0)
     loop = _SubmissionLoop(tasks, plugin=plugin, assignment=assignment, sandbox=sandbox, seed=seed,
-                           on_result=on_result, forgiving=forgiving, provenance=provenance(suites_dir=suites_dir))
+                           on_result=on_result, forgiving=forgiving, provenance=provenance(suites_dir=suites_dir),
+                           reference=reference_dir(suites_dir, assignment))
     _run_pytest(list(files.values()), suites_dir, [plugin, loop])
     if loop.failure is not None:
         raise loop.failure
@@ -101,8 +102,9 @@ class _SubmissionLoop:
 
     def __init__(self, tasks: Iterator[Task], *, plugin: GradingPlugin, assignment: AssignmentSpec,
                  sandbox: Sandbox, seed: int | None, on_result: Callable[[SubmissionResult], None],
-                 forgiving: bool, provenance: Provenance) -> None:
+                 forgiving: bool, provenance: Provenance, reference: Path | None = None) -> None:
         self.tasks = tasks
+        self.reference = reference
         self.provenance = provenance
         self.plugin = plugin
         self.assignment = assignment
@@ -138,7 +140,8 @@ class _SubmissionLoop:
     def _grade_one(self, session: pytest.Session, student: str, submission: Path) -> SubmissionResult:
         started, started_at = time.monotonic(), time.time()
         seed = secrets.randbits(32) if self.seed is None else self.seed
-        sessions, paths = _open_sessions(submission, self.assignment, self.sandbox)
+        budget = SubmissionBudget(self.sandbox.limits.student_seconds)  # every cost of this student, bounded
+        sessions, paths = _open_sessions(submission, self.assignment, self.sandbox, budget=budget)
         self.plugin.begin(sessions=sessions, seed=seed)
         items = session.items
         finished = False
@@ -153,6 +156,8 @@ class _SubmissionLoop:
                     session._setupstate.teardown_exact(None)
             for notebook in sessions.values():
                 notebook.close()
+        if any(result.status is Status.GRADER_ERROR for result in self.plugin.results):
+            self.plugin.results = self._confirm_on_reference(session, seed)
         notebooks = tuple(_notebook_result(spec.stem, spec.points, paths.get(spec.stem), sessions[spec.stem],
                                            [r for r in self.plugin.results if r.notebook == spec.stem])
                           for spec in self.assignment.notebooks)
@@ -166,6 +171,58 @@ class _SubmissionLoop:
         )
 
 
+    def _confirm_on_reference(self, session: pytest.Session, seed: int) -> list[CheckResult]:
+        """The student's results, each provisional grader error settled by the same check (same seed, so the
+        same inputs) on the reference solution: a fault of the suite only if it fails there too.
+
+        A check that broke on the student's value but passes on the reference is the student's failure:
+        no value can leave a check out of the maximum.  The instructor keeps the traceback as a note.
+        Without reference notebooks it is charged to the student too, and the note says so.
+        """
+        student = self.plugin.results
+        errored = {result.id for result in student if result.status is Status.GRADER_ERROR}
+        on_reference: dict[str, CheckResult] = {}
+        if self.reference is not None:
+            sessions, _ = _open_sessions(self.reference, self.assignment, self.sandbox)
+            self.plugin.begin(sessions=sessions, seed=seed)
+            again = [item for item in session.items
+                     if f"{self.plugin.specs[item.nodeid].notebook}::{self.plugin.specs[item.nodeid].name}" in errored]
+            try:
+                for index, item in enumerate(again):  # in order, so that a notebook runs once for its checks
+                    following = again[index + 1] if index + 1 < len(again) else None
+                    item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+            finally:
+                for notebook in sessions.values():
+                    notebook.close()
+            on_reference = {result.id: result for result in self.plugin.results}
+        settled = []
+        for result in student:
+            reference = on_reference.get(result.id)
+            if result.status is not Status.GRADER_ERROR or (reference is not None
+                                                             and reference.status is not Status.PASSED):
+                settled.append(result)
+                continue
+            why = ("it passed on the reference solution with the same inputs" if reference is not None else
+                   "no reference notebooks were found to confirm it (put them in <suites>/reference/)")
+            settled.append(replace(
+                result, status=Status.FAILED, kind=FailureKind.UNUSABLE_VALUE, grader_error="",
+                message=f"this check could not use what `{result.function}` returned or did: compare it with what "
+                        "the notebook says the function returns (its type, dtype, shape and values)",
+                instructor_note=f"the check's own code raised on this student's value; charged to the student "
+                                f"because {why}. If the suite should have handled this value, fix it:\n"
+                                + result.grader_error))
+        return settled
+
+
+def reference_dir(suites_dir: Path, assignment: AssignmentSpec) -> Path | None:
+    """Where the reference notebooks that settle grader errors are: ``<suites>/reference/``, else the
+    checkout's ``solutions/<assignment>/``; ``None`` when neither exists."""
+    for candidate in (suites_dir / "reference", REPO_ROOT / "solutions" / assignment.name):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 def _failed(student: str, assignment: AssignmentSpec, error: Exception) -> SubmissionResult:
     if isinstance(error, SandboxError):
         return zero_result(student=student, assignment=assignment, reason=f"grading failed: {error}")
@@ -174,8 +231,8 @@ def _failed(student: str, assignment: AssignmentSpec, error: Exception) -> Submi
                               "the rest of the class is not affected")
 
 
-def _open_sessions(submission: Path, assignment: AssignmentSpec,
-                   sandbox: Sandbox) -> tuple[dict[str, StudentNotebook], dict[str, str]]:
+def _open_sessions(submission: Path, assignment: AssignmentSpec, sandbox: Sandbox,
+                   budget: SubmissionBudget | None = None) -> tuple[dict[str, StudentNotebook], dict[str, str]]:
     sessions: dict[str, StudentNotebook] = {}
     paths: dict[str, str] = {}
     root = submission if submission.is_dir() else submission.parent
@@ -191,7 +248,10 @@ def _open_sessions(submission: Path, assignment: AssignmentSpec,
                 loaded = load_notebook(path, stem=spec.stem, root=root)
             except NotebookProblem as error:
                 problem = str(error)
+            except Exception as error:  # noqa: BLE001 - a file can fail its own notebook, never the submission
+                problem = f"{path.name} could not be read ({type(error).__name__}): submit the notebook file again"
         sessions[spec.stem] = StudentNotebook(stem=spec.stem, sandbox=sandbox, notebook=loaded, problem=problem,
+                                              budget=budget,
                                               functions=spec.functions)
     return sessions, paths
 

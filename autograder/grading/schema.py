@@ -24,7 +24,9 @@ class ResultsFormatError(UsageError):
     """A results file this version cannot read; the message says why and what to do."""
 
 
-def to_dict(result: SubmissionResult) -> dict[str, Any]:
+def to_dict(result: SubmissionResult, *, for_student: bool = False) -> dict[str, Any]:
+    """The stored form of ``result``; ``for_student``: without the instructor section (its tracebacks show
+    hidden source, its notes the student's exception texts, which may spell hidden inputs)."""
     return {
         "schema": SCHEMA,
         "version": VERSION,
@@ -44,8 +46,11 @@ def to_dict(result: SubmissionResult) -> dict[str, Any]:
             "finished_at": result.provenance.finished_at,
         },
         "notebooks": [_notebook_dict(notebook) for notebook in result.notebooks],
-        "instructor": {"grader_errors": [{"check": check.id, "traceback": check.grader_error}
-                                         for check in result.grader_errors]},
+        "instructor": {"grader_errors": [] if for_student else [{"check": check.id, "traceback": check.grader_error}
+                                                                for check in result.grader_errors],
+                       "notes": [] if for_student else [{"check": check.id, "note": check.instructor_note}
+                                                        for notebook in result.notebooks for check in notebook.checks
+                                                        if check.instructor_note]},
     }
 
 
@@ -84,10 +89,11 @@ def from_dict(data: Any, *, source: str = "results") -> SubmissionResult:
                                  f"version {VERSION}: use the grader that wrote it, or grade again")
     try:
         errors = {entry["check"]: entry["traceback"] for entry in data["instructor"]["grader_errors"]}
+        notes = {entry["check"]: entry["note"] for entry in data["instructor"].get("notes", [])}
         provenance = data["provenance"]
         return SubmissionResult(
             student=str(data["student"]), assignment=str(data["assignment"]),
-            notebooks=tuple(_notebook(raw, errors) for raw in data["notebooks"]),
+            notebooks=tuple(_notebook(raw, errors, notes) for raw in data["notebooks"]),
             seed=int(data["seed"]), seconds=float(data["seconds"]),
             protections=tuple(map(str, data["protections"])), problems=tuple(map(str, data["problems"])),
             provenance=Provenance(
@@ -102,7 +108,7 @@ def from_dict(data: Any, *, source: str = "results") -> SubmissionResult:
                                  "again") from None
 
 
-def _notebook(raw: dict, errors: dict[str, str]) -> NotebookResult:
+def _notebook(raw: dict, errors: dict[str, str], notes: dict[str, str]) -> NotebookResult:
     checks = []
     for check in raw["checks"]:
         checks.append(CheckResult(
@@ -110,7 +116,7 @@ def _notebook(raw: dict, errors: dict[str, str]) -> NotebookResult:
             description=str(check["description"]), max_points=float(check["max_points"]),
             extra_credit=bool(check["extra_credit"]), status=Status(check["status"]), message=str(check["message"]),
             hint=str(check["hint"]), kind=FailureKind(check["kind"]) if check["kind"] else None,
-            grader_error=errors.get(str(check["id"]), "")))
+            grader_error=errors.get(str(check["id"]), ""), instructor_note=notes.get(str(check["id"]), "")))
     cells = tuple(CellResult(index=int(cell["index"]), status=CellStatus(cell["status"]), message=str(cell["message"]),
                              seconds=float(cell["seconds"]), output=str(cell["output"])) for cell in raw["cells"])
     return NotebookResult(notebook=str(raw["notebook"]), max_points=float(raw["max_points"]), path=raw["path"],
@@ -118,8 +124,8 @@ def _notebook(raw: dict, errors: dict[str, str]) -> NotebookResult:
                           seconds=float(raw["seconds"]), restarts=tuple(map(str, raw["restarts"])))
 
 
-def dumps(result: SubmissionResult) -> str:
-    return json.dumps(to_dict(result), indent=2, ensure_ascii=False) + "\n"
+def dumps(result: SubmissionResult, *, for_student: bool = False) -> str:
+    return json.dumps(to_dict(result, for_student=for_student), indent=2, ensure_ascii=False) + "\n"
 
 
 def read(path: Path) -> SubmissionResult:

@@ -23,19 +23,38 @@ import torch
 from autograder.notebooks import LoadedNotebook
 from autograder.sandbox import messages
 from autograder.sandbox.client import CellReport, NotebookProcess, Ref, Sandbox
-from autograder.sandbox.errors import ChildDied, NotebookUnavailable
+from autograder.sandbox.errors import CallTimeout, ChildDied, NotebookUnavailable, StudentError
 
 
 class SuiteBug(Exception):
     """A hidden suite used the notebook wrongly; graded as a grader error, never charged to the student."""
 
 
+class BudgetUsedUp(CallTimeout):
+    """A check was not run: its notebook's or its submission's time budget was already spent."""
+
+
+class SubmissionBudget:
+    """The wall time one submission may take, all its notebooks together (``Limits.student_seconds``)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    @property
+    def reason(self) -> str:
+        return f"the submission's {self.seconds:g} s for all its notebooks (--limit student=)"
+
+
 class StudentNotebook:
     """A student's notebook as hidden suites use it (the ``nb`` fixture)."""
 
     def __init__(self, *, stem: str, sandbox: Sandbox, notebook: LoadedNotebook | None, problem: str = "",
-                 functions: tuple[str, ...] = ()) -> None:
+                 functions: tuple[str, ...] = (), budget: SubmissionBudget | None = None) -> None:
         self._stem = stem
+        self._budget = budget
+        self._checks_deadline: float | None = None  # set when the first check starts
+        self._deadline_reason = ""
         self._functions = functions
         self._sandbox = sandbox
         self._notebook = notebook
@@ -63,6 +82,7 @@ class StudentNotebook:
             self._process = self._sandbox.open_notebook(self._stem)
             self._run_cells(self._process)
         self._process.deadline = self.check_deadline
+        self._process.deadline_reason = self._deadline_reason
         return self._process
 
     def run(self) -> tuple[CellReport, ...]:
@@ -76,9 +96,20 @@ class StudentNotebook:
         self.check_deadline = None
         with contextlib.suppress(Exception):
             self._live_process()
-        self.check_deadline = time.monotonic() + self._sandbox.limits.check_seconds
+        limits, now = self._sandbox.limits, time.monotonic()
+        if self._checks_deadline is None:
+            self._checks_deadline = now + limits.checks_seconds
+        deadlines = [(now + limits.check_seconds, f"the {limits.check_seconds:g} s limit for a check"),
+                     (self._checks_deadline, f"the {limits.checks_seconds:g} s for all checks of this notebook "
+                                             "(--limit checks=)")]
+        if self._budget is not None:
+            deadlines.append((self._budget.deadline, self._budget.reason))
+        self.check_deadline, self._deadline_reason = min(deadlines)
+        if self.check_deadline <= now:
+            raise BudgetUsedUp(f"not run: {self._deadline_reason} was used up by earlier checks and cells")
         if self._process is not None:
             self._process.deadline = self.check_deadline
+            self._process.deadline_reason = self._deadline_reason
 
     @property
     def _last_death(self) -> str:
@@ -96,10 +127,13 @@ class StudentNotebook:
                 reports.append(self._fatal_cells[index])
                 continue
             remaining = limits.notebook_seconds - (time.monotonic() - started)
+            if self._budget is not None and self._budget.deadline - time.monotonic() < remaining:
+                remaining, limit = self._budget.deadline - time.monotonic(), self._budget.reason
+            else:
+                limit = f"its {limits.notebook_seconds:g} s time limit"
             if remaining <= 0:
-                reports.append(CellReport(index, "skipped",
-                                          f"cell {index + 1} was not run: the notebook used up its "
-                                          f"{limits.notebook_seconds:g} s time limit"))
+                reports.append(CellReport(index, "skipped", f"cell {index + 1} was not run: the notebook used up "
+                                                            f"{limit}"))
                 continue
             report = process.run_cell(index, source, timeout=min(limits.cell_seconds, remaining))
             reports.append(report)
@@ -119,11 +153,22 @@ class StudentNotebook:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's function ``name``."""
-        return self._live_process().call_name(self._student_name(name), *args, **kwargs)
+        with self._located_errors():
+            return self._live_process().call_name(self._student_name(name), *args, **kwargs)
 
     def call_inspecting(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
         """Call ``name``; return ``(result, args, kwargs)`` with the arguments as the call left them."""
-        return self._live_process().call_inspecting(self._student_name(name), *args, **kwargs)
+        with self._located_errors():
+            return self._live_process().call_inspecting(self._student_name(name), *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _located_errors(self) -> Iterator[None]:
+        """A student's exception, shown with the cell and line it came from when they exist in this notebook."""
+        try:
+            yield
+        except StudentError as error:
+            cells = tuple(self._notebook.code_cells) if self._notebook is not None else ()
+            raise error.located(cells) from None
 
     def _student_name(self, name: str) -> str:
         """``name``, if the course spec lists it as a function of this notebook: a suite that calls
@@ -134,7 +179,8 @@ class StudentNotebook:
         return name
 
     def _request(self, header: dict, value: Any = None, *, what: str) -> Any:
-        return self._live_process().request(header, value, what=what)
+        with self._located_errors():
+            return self._live_process().request(header, value, what=what)
 
     def process_id(self) -> int:
         """The pid of the live notebook process, as the sandbox reported it when it forked it.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import nbformat
 from nbformat.notebooknode import NotebookNode
@@ -33,6 +33,8 @@ from autograder.files import write_atomically
 from autograder.grading import schema
 from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult
 from autograder.nbgrader.engine import SandboxSettings, grade_notebook
+from autograder.reporters.by_function import FunctionChecks, by_function, markdown_lines
+from autograder.reporters.encoding import markdown_text
 from autograder.sandbox.isolation import STRICT_PROTECTIONS, IsolationPlan
 from autograder.sandbox.limits import Limits
 
@@ -220,9 +222,8 @@ def apply_result(nb: NotebookNode, result: NotebookResult, *, show_cell_output: 
     The summary holds, per grade cell, the points, the extra credit (for cells whose function
     has extra-credit checks) and a short comment per solution cell, plus the notebook's problems.
     """
-    by_function: dict[str, list[CheckResult]] = {}
-    for check in result.checks:
-        by_function.setdefault(check.function, []).append(check)
+    groups = by_function(result.checks)
+    checks_of = {group.function: group.checks for group in groups}
     reports = {report.index: report for report in result.cells}
     summary: dict[str, Any] = {"points": {}, "extra_credit": {}, "comments": {}, "problems": list(result.problems),
                                "notebook_points": result.points, "notebook_max_points": result.max_points}
@@ -236,7 +237,7 @@ def apply_result(nb: NotebookNode, result: NotebookResult, *, show_cell_output: 
         if utils.is_grade(cell):
             grade_id = cell.metadata["nbgrader"]["grade_id"]
             max_points = float(cell.metadata["nbgrader"].get("points", 0) or 0)
-            checks = by_function.get(function_of(grade_id), [])
+            checks = checks_of.get(function_of(grade_id), ())
             points, extra, listing = score_cell(grade_id, max_points, checks, result)
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=listing),
                             nbformat.v4.new_output("execute_result", data={"text/plain": repr(points)},
@@ -252,17 +253,30 @@ def apply_result(nb: NotebookNode, result: NotebookResult, *, show_cell_output: 
                 text += ("" if not text or text.endswith("\n") else "\n") + f"[grader] {report.message}\n"
             if text:
                 cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
-    for function, checks in by_function.items():
-        failed = [check for check in checks if check.status is Status.FAILED]
-        if failed:
-            messages = list(dict.fromkeys(check.message or check.description for check in failed))
-            summary["comments"][function] = (f"Hidden checks: {len(failed)} of {len(checks)} failed. "
-                                             + " ".join(messages))
+    for group in groups:
+        comment = function_comment(group, problems=result.problems)
+        if comment:
+            summary["comments"][group.function] = comment
     return summary
 
 
-def score_cell(grade_id: str, max_points: float, checks: list[CheckResult],
-                result: NotebookResult) -> tuple[float, float, str]:
+def function_comment(group: FunctionChecks[CheckResult], *, problems: tuple[str, ...] = ()) -> str:
+    """The automatic comment of a function's solution cell, in Markdown (nbgrader renders it in feedback):
+    "`gram` is not implemented yet.", or a sentence and a bullet per failed check; "" when nothing failed
+    but what the notebook's ``problems`` explain."""
+    lines = markdown_lines(group, shown=problems)
+    return "\n".join(lines[:1] + [""] + [line.lstrip() for line in lines[1:]]).strip()
+
+
+def problems_comment(problems: list[str]) -> str:
+    """Notebook-level problems (invalid JSON, a time limit, a crash) as a Markdown comment."""
+    return "\n".join(["Problems with this notebook:", ""] + [f"- {markdown_text(problem)}" for problem in problems])
+
+
+def score_cell(grade_id: str, max_points: float, checks: Sequence[CheckResult],
+               result: NotebookResult) -> tuple[float, float, str]:
+    """The points of one grade cell (and its extra credit) from the checks of its function, and the
+    plain-text listing of those checks that the cell shows."""
     regular = [check for check in checks if not check.extra_credit]
     extra_checks = [check for check in checks if check.extra_credit]
     # A grade cell's maximum is fixed in the gradebook, so checks with a grader error cannot leave it;
@@ -282,7 +296,12 @@ def score_cell(grade_id: str, max_points: float, checks: list[CheckResult],
     lines = [f"Hidden checks for `{function}`: {_number(points)}/{_number(max_points)} points"
              + (f", extra credit {_number(extra)}/{_number(sum(c.max_points for c in extra_checks))}"
                 if extra_checks else "")]
+    group = FunctionChecks(function, tuple(checks))
+    if group.not_implemented:  # one line, not the same sentence once per check
+        lines.append(f"  {group.headline(code=lambda name: f'`{name}`')} ({len(group.counted)} checks)")
     for check in regular + extra_checks:
+        if group.not_implemented and check.status in (Status.PASSED, Status.FAILED):
+            continue  # said by the line above
         worth = f"{_number(check.points)}/{_number(check.max_points)}" + (" extra credit" if check.extra_credit else "")
         line = f"  [{MARK[check.status]}] {check.description or check.name} ({worth})"
         if check.status is not Status.PASSED and check.message and check.message not in result.problems:
@@ -330,16 +349,17 @@ def record(summary: dict, *, db_url: str, assignment_id: str, notebook_id: str, 
         comments = dict(summary.get("comments", {}))
         problems = summary.get("problems", [])
         for index, solution_id in enumerate(solution_ids):
-            text = comments.get(solution_id, "")
-            if index == 0 and problems:
-                text = "Grader: " + " ".join(problems) + (f" {text}" if text else "")
-            if not text:
+            parts = [problems_comment(problems)] if index == 0 and problems else []
+            parts += [comments[solution_id]] if comments.get(solution_id) else []
+            if not parts:
                 continue
             try:
                 comment = gradebook.find_comment(solution_id, notebook_id, assignment_id, student_id)
             except MissingEntry:
                 continue
-            comment.auto_comment = f"{comment.auto_comment} {text}" if comment.auto_comment else text
+            # Ours replaces what SaveAutoGrades wrote: its "No response." (an unchanged solution cell) would
+            # only say again, less exactly, what the grader says.
+            comment.auto_comment = "\n\n".join(parts)
         gradebook.db.commit()
 
 

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import AssignmentSpec
-from autograder.grading.results import CellStatus, Status, SubmissionResult
+from autograder.grading.results import CellStatus, FailureKind, Status, SubmissionResult
 from autograder.results_folder import read_results
+
+#: shown instead of an extra-credit score where the grading machine could award none of it (every
+#: extra-credit check "not available"); numeric CSV columns leave such a cell empty instead (docs/results.md)
+NOT_AVAILABLE_MARK = "n/a"
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class CheckRecord:
     max_score: float
     status: str  # a Status value: "passed", "failed", "not available" or "grader error"
     extra_credit: bool
+    kind: FailureKind | None = None  # why it did not pass (None when it passed)
 
     @property
     def passed(self) -> bool:
@@ -53,6 +58,7 @@ class StudentRecord:
     problems: tuple[Problem, ...]
     seed: int | None
     grading_failed: bool = False
+    extra_credit_unavailable: bool = False  # SubmissionResult.extra_credit_unavailable
 
     @property
     def total(self) -> float:
@@ -93,13 +99,14 @@ def record_from_result(result: SubmissionResult) -> StudentRecord:
                 notebook=check.notebook, name=check.name, function=check.function, description=check.description,
                 message="" if check.status is Status.PASSED else check.message, hint=check.hint,
                 score=check.points, max_score=check.max_points, status=check.status.value,
-                extra_credit=check.extra_credit))
+                extra_credit=check.extra_credit, kind=check.kind))
     return StudentRecord(
         student=result.student, checks=tuple(checks),
         notebook_points={notebook.notebook: notebook.points for notebook in result.notebooks},
         notebook_max={notebook.notebook: notebook.possible for notebook in result.notebooks},
         extra_credit=result.extra_credit, max_points=result.max_points, problems=tuple(problems),
-        seed=result.seed, grading_failed=bool(result.problems))
+        seed=result.seed, grading_failed=bool(result.problems),
+        extra_credit_unavailable=result.extra_credit_unavailable)
 
 
 def load_results(out_dir: Path, *, assignment: AssignmentSpec | None = None) -> list[StudentRecord]:

@@ -12,7 +12,11 @@ from autograder.reporters.encoding import csv_text
 
 
 def grades_csv(results: Iterable[SubmissionResult], *, assignment: AssignmentSpec) -> str:
-    """``student, <notebook>..., extra_credit, total`` where total includes extra credit."""
+    """``student, <notebook>..., extra_credit, total`` where total includes extra credit.
+
+    ``extra_credit`` is empty where the grading machine could award none of it: every cell is a number
+    or empty, which is what gradebook imports accept ("n/a" would stop them); see docs/results.md.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", *(spec.stem for spec in assignment.notebooks), "extra_credit", "total"])
@@ -20,7 +24,8 @@ def grades_csv(results: Iterable[SubmissionResult], *, assignment: AssignmentSpe
         points = {notebook.notebook: notebook.points for notebook in result.notebooks}
         writer.writerow([csv_text(result.student), *(_number(points.get(spec.stem, 0.0))
                                                      for spec in assignment.notebooks),
-                         _number(result.extra_credit), _number(result.points + result.extra_credit)])
+                         "" if result.extra_credit_unavailable else _number(result.extra_credit),
+                         _number(result.points + result.extra_credit)])
     return buffer.getvalue()
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import AssignmentSpec
+from autograder.reporters.by_function import FunctionChecks, by_function
 from autograder.reporters.classdata import (CheckRecord, StudentRecord, load_results, notebook_stems)
 from autograder.reporters.encoding import html_text, markdown_code, markdown_text
 from autograder.files import write_atomically
@@ -124,8 +125,8 @@ def _mark(check: CheckRecord) -> tuple[str, str]:
             "grader error": ("\u2013", "not counted")}.get(check.status, ("\u2717", "failed"))
 
 
-def _checks_of(record: StudentRecord, stem: str) -> tuple[list[CheckRecord], str]:
-    """The checks to list one by one, and a summary line for those a notebook problem explains.
+def _checks_of(record: StudentRecord, stem: str) -> tuple[list[FunctionChecks[CheckRecord]], str]:
+    """The checks to list, by function, and a summary line for those a notebook problem explains.
 
     When the notebook is missing or unreadable, every check fails with the same reason: the
     problem is shown once, and its checks as one line instead of one entry each.
@@ -134,9 +135,26 @@ def _checks_of(record: StudentRecord, stem: str) -> tuple[list[CheckRecord], str
     reasons = {problem.text for problem in record.problems if problem.notebook == stem}
     explained = [check for check in checks if check.status == "failed" and check.message in reasons]
     if not explained or len(explained) < len(checks):
-        return checks, ""
+        return by_function(checks), ""
     worth = sum(check.max_score for check in explained if not check.extra_credit)
     return [], f"all {len(explained)} checks of this notebook (0/{_n(worth)}): they need the notebook above"
+
+
+def _stub_points(group: FunctionChecks[CheckRecord]) -> str:
+    regular = [check.max_score for check in group.counted if not check.extra_credit]
+    return f"0/{_n(sum(regular))}" if regular else "extra credit"
+
+
+def _listed(group: FunctionChecks[CheckRecord]) -> tuple[CheckRecord, ...]:
+    """The checks listed one by one: for a stub only those it did not fail (unavailable, grader errors)."""
+    if not group.not_implemented:
+        return group.checks
+    return tuple(check for check in group.checks if check.status in ("not available", "grader error"))
+
+
+def _markdown_reading(reading: Reading) -> str:
+    links = [f"book section {reading.section}"] + [f"[{t}]({u})" for t, u in reading.links]
+    return f"Read: {', '.join(links)}"
 
 
 def feedback_markdown(record: StudentRecord, *, assignment: AssignmentSpec | None, stems: list[str]) -> str:
@@ -157,26 +175,31 @@ def feedback_markdown(record: StudentRecord, *, assignment: AssignmentSpec | Non
                   f"{_n(record.notebook_points[stem])}/{_n(record.notebook_max.get(stem, 0))}", ""]
         for problem in (p for p in record.problems if p.notebook == stem and p.kind != "grader"):
             lines += [f"> **Problem:** {markdown_text(problem.text)}", ""]
-        checks, collapsed = _checks_of(record, stem)
+        groups, collapsed = _checks_of(record, stem)
         if collapsed:
             lines.append(f"- \u2717 **failed**: {markdown_text(collapsed)}")
-        for check in checks:
-            mark, word = _mark(check)
-            lines.append(f"- {mark} **{word}** ({_points(check)}) {markdown_code(check.name)}: "
-                         f"{markdown_text(check.description)}")
-            if check.status == "failed":
-                if check.message:
-                    lines.append(f"  - What went wrong: {markdown_text(check.message)}")
-                if check.hint:
-                    lines.append(f"  - Try: {markdown_text(check.hint)}")
-                reading = reading_for(check, assignment)
-                if reading is not None:
-                    if reading.hint:
-                        lines.append(f"  - Hint: {markdown_text(reading.hint)}")
-                    links = [f"book section {reading.section}"] + [f"[{t}]({u})" for t, u in reading.links]
-                    lines.append(f"  - Read: {', '.join(links)}")
-            elif check.status in ("not available", "grader error") and check.message:
-                lines.append(f"  - {markdown_text(check.message)} (not counted against you)")
+        for group in groups:
+            reading = reading_for(group.checks[0], assignment)
+            if group.not_implemented:  # one line, however many checks: nothing of them is worth reading yet
+                read = f" {_markdown_reading(reading)}" if reading is not None else ""
+                lines.append(f"- \u2717 **not implemented** ({_stub_points(group)}): "
+                             f"{group.headline(code=markdown_code)}.{read}")
+            for check in _listed(group):
+                mark, word = _mark(check)
+                lines.append(f"- {mark} **{word}** ({_points(check)}) {markdown_code(check.name)}: "
+                             f"{markdown_text(check.description)}")
+                if check.status == "failed":
+                    if check.message:
+                        lines.append(f"  - What went wrong: {markdown_text(check.message)}")
+                    if check.hint:
+                        lines.append(f"  - Try: {markdown_text(check.hint)}")
+                    if reading is not None:  # once per function, under its first failed check
+                        if reading.hint:
+                            lines.append(f"  - Hint: {markdown_text(reading.hint)}")
+                        lines.append(f"  - {_markdown_reading(reading)}")
+                        reading = None
+                elif check.status in ("not available", "grader error") and check.message:
+                    lines.append(f"  - {markdown_text(check.message)} (not counted against you)")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -185,6 +208,12 @@ _CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:900px;margin:0 auto;
 h2{border-bottom:1px solid #dde2ea;margin-top:2rem}li{margin:.35rem 0}.passed{color:#2e7d4f}
 .failed{color:#b03a2e}.na{color:#777}.detail{color:#3a4150;font-size:.92rem;margin-left:1.4rem}
 .problem{background:#fff4e0;border-left:4px solid #d9a400;padding:.4rem .7rem}code{background:#f4f6fa}"""
+
+
+def _html_reading(reading: Reading) -> str:
+    e = html_text
+    links = [f"book section {e(reading.section)}"] + [f'<a href="{e(u)}">{e(t)}</a>' for t, u in reading.links]
+    return f"Read: {', '.join(links)}"
 
 
 def feedback_html(record: StudentRecord, *, assignment: AssignmentSpec | None, stems: list[str]) -> str:
@@ -205,30 +234,35 @@ def feedback_html(record: StudentRecord, *, assignment: AssignmentSpec | None, s
         parts += [f'<p class="problem"><b>Problem:</b> {e(p.text)}</p>' for p in record.problems
                   if p.notebook == stem and p.kind != "grader"]
         items = []
-        checks, collapsed = _checks_of(record, stem)
+        groups, collapsed = _checks_of(record, stem)
         if collapsed:
             items.append(f'<li class="check failed" data-status="failed"><span class="failed">\u2717 failed</span>: '
                          f"{e(collapsed)}</li>")
-        for check in checks:
-            mark, word = _mark(check)
-            css = {"passed": "passed", "failed": "failed"}.get(check.status, "na")
-            item = (f'<li class="check {css}" data-status="{e(check.status)}"><span class="{css}">{mark} {word}</span>'
-                    f" ({e(_points(check))}) <code>{e(check.name)}</code>: {e(check.description)}")
-            if check.status == "failed":
-                reading = reading_for(check, assignment)
-                if check.message:
-                    item += f'<div class="detail">What went wrong: {e(check.message)}</div>'
-                if check.hint:
-                    item += f'<div class="detail">Try: {e(check.hint)}</div>'
-                if reading is not None:
-                    if reading.hint:
-                        item += f'<div class="detail">Hint: {e(reading.hint)}</div>'
-                    links = [f"book section {e(reading.section)}"] + [
-                        f'<a href="{e(u)}">{e(t)}</a>' for t, u in reading.links]
-                    item += f'<div class="detail">Read: {", ".join(links)}</div>'
-            elif check.status in ("not available", "grader error") and check.message:
-                item += f'<div class="detail">{e(check.message)} (not counted against you)</div>'
-            items.append(item + "</li>")
+        for group in groups:
+            reading = reading_for(group.checks[0], assignment)
+            if group.not_implemented:
+                read = f'<div class="detail">{_html_reading(reading)}</div>' if reading is not None else ""
+                items.append(f'<li class="check failed" data-status="not implemented"><span class="failed">\u2717 '
+                             f"not implemented</span> ({e(_stub_points(group))}): "
+                             f"{group.headline(code=lambda name: f'<code>{e(name)}</code>')}.{read}</li>")
+            for check in _listed(group):
+                mark, word = _mark(check)
+                css = {"passed": "passed", "failed": "failed"}.get(check.status, "na")
+                item = (f'<li class="check {css}" data-status="{e(check.status)}"><span class="{css}">{mark} {word}'
+                        f"</span> ({e(_points(check))}) <code>{e(check.name)}</code>: {e(check.description)}")
+                if check.status == "failed":
+                    if check.message:
+                        item += f'<div class="detail">What went wrong: {e(check.message)}</div>'
+                    if check.hint:
+                        item += f'<div class="detail">Try: {e(check.hint)}</div>'
+                    if reading is not None:  # once per function, under its first failed check
+                        if reading.hint:
+                            item += f'<div class="detail">Hint: {e(reading.hint)}</div>'
+                        item += f'<div class="detail">{_html_reading(reading)}</div>'
+                        reading = None
+                elif check.status in ("not available", "grader error") and check.message:
+                    item += f'<div class="detail">{e(check.message)} (not counted against you)</div>'
+                items.append(item + "</li>")
         parts.append(f"<ul>{''.join(items)}</ul>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Feedback: {e(record.student)}'
             f"</title><style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")

@@ -14,7 +14,8 @@ from pathlib import Path
 from autograder.course import AssignmentSpec
 from autograder.reporters import plots
 from autograder.reporters.encoding import html_text
-from autograder.reporters.classdata import (StudentRecord, check_stats, load_results, notebook_stems, summary)
+from autograder.reporters.classdata import (NOT_AVAILABLE_MARK, StudentRecord, check_stats, load_results,
+                                            notebook_stems, summary)
 from autograder.files import write_atomically
 
 
@@ -38,7 +39,7 @@ th{background:#f4f6fa}td.num,th.num{text-align:right;font-variant-numeric:tabula
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:after{content:" \\2195";color:#aab}
 table.sortable th[aria-sort=ascending]:after{content:" \\2191"}
 table.sortable th[aria-sort=descending]:after{content:" \\2193"}
-.bad{color:#b03a2e}.ok{color:#2e7d4f}.warn{color:#9a6b00}
+.bad{color:#b03a2e}.ok{color:#2e7d4f}.warn{color:#9a6b00}.na{color:#6b7280}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eef0f4}
 figcaption{color:#5b6474;font-size:.85rem}
 details summary{cursor:pointer;color:#3b6ea8}code{background:#f4f6fa;padding:0 .2rem;border-radius:3px}
@@ -191,13 +192,18 @@ def _extra_credit(records: list[StudentRecord]) -> str:
     if not extra:
         return '<p id="extra-credit-summary">This assignment has no extra credit in these results.</p>'
     earned = sum(r.extra_credit > 0 for r in records)
-    unavailable = sum(any(c.extra_credit and c.status == "not available" for c in r.checks) for r in records)
-    attempted = len(records) - unavailable
+    unavailable = [r for r in records if r.extra_credit_unavailable]
+    graded = sum(any(c.extra_credit for c in r.checks) for r in records) - len(unavailable)
     points = sum(r.extra_credit for r in records)
-    return (f'<p id="extra-credit-summary"><b>{earned}</b> of {len(records)} students earned extra credit '
-            f"({_n(points)} points in all). {unavailable} could not earn it because the grading machine has no "
-            f"CUDA or MPS device (reported as \"not available\", not as failed); {attempted - earned} others "
-            "were graded for it and did not earn it.</p>")
+    text = (f"<b>{earned}</b> of {len(records)} students earned extra credit ({_n(points)} points in all); "
+            f"{graded - earned} others were graded for it and did not earn it.")
+    if unavailable:
+        # The checks' own messages say what the grading machine lacked ("no CUDA device ...").
+        reasons = sorted({c.message for r in unavailable for c in r.checks if c.extra_credit and c.message})
+        text += (f" {len(unavailable)} could not earn it on the grading machine (&quot;{NOT_AVAILABLE_MARK}&quot; "
+                 "in the student table: not available, never failed)"
+                 + (": " + "; ".join(_e(reason) for reason in reasons) if reasons else "") + ".")
+    return f'<p id="extra-credit-summary">{text}</p>'
 
 
 def _student_table(records: list[StudentRecord], stems: list[str]) -> str:
@@ -209,12 +215,19 @@ def _student_table(records: list[StudentRecord], stems: list[str]) -> str:
                         f"{_n(r.notebook_points.get(s, 0.0))}/{_n(r.notebook_max.get(s, 0.0))}</td>" for s in stems)
         css = "ok" if r.status == "graded" else ("bad" if r.status in ("grading failed", "crashed") else "warn")
         rows.append(f"<tr><td>{_e(r.student)}</td>{cells}"
-                    f'<td class="num" data-value="{r.extra_credit}">{_n(r.extra_credit)}</td>'
+                    f"{_extra_cell(r)}"
                     f'<td class="num" data-value="{r.total}">{_n(r.total)}/{_n(r.max_points)}</td>'
                     f'<td class="num" data-value="{r.percent:.4f}">{r.percent:.1f}</td>'
                     f'<td class="{css}">{_e(r.status)}</td></tr>')
     return ('<p class="sub">Click a column header to sort.</p>'
             f'<table class="sortable" id="students-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _extra_cell(record: StudentRecord) -> str:
+    if record.extra_credit_unavailable:  # sorts below every score
+        return (f'<td class="num na" data-value="-1" title="could not be earned on the grading machine">'
+                f"{NOT_AVAILABLE_MARK}</td>")
+    return f'<td class="num" data-value="{record.extra_credit}">{_n(record.extra_credit)}</td>'
 
 
 def _problems(records: list[StudentRecord]) -> str:

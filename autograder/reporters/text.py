@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Iterable
 
 from autograder.grading.results import Status, SubmissionResult
+from autograder.reporters.classdata import NOT_AVAILABLE_MARK
 from autograder.reporters.encoding import terminal_text
 
 
 def score_table(results: Iterable[SubmissionResult]) -> list[list[str]]:
-    """Rows of (student, notebook scores..., extra credit, total) with a header row."""
+    """Rows of (student, notebook scores..., extra credit, total) with a header row; the extra credit is
+    "n/a" where the grading machine could award none of it."""
     results = list(results)
     if not results:
         return [["student", "total"]]
@@ -23,7 +25,7 @@ def score_table(results: Iterable[SubmissionResult]) -> list[list[str]]:
     for result in results:
         rows.append([result.student,
                      *(f"{n.points:g}/{n.possible:g}" for n in result.notebooks),
-                     f"{result.extra_credit:g}",
+                     NOT_AVAILABLE_MARK if result.extra_credit_unavailable else f"{result.extra_credit:g}",
                      f"{result.points:g}/{result.max_points:g}"])
     return rows
 

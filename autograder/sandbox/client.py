@@ -289,6 +289,7 @@ class NotebookProcess:
         self._dead_reason: str | None = None
         self._killed_for: str | None = None
         self.deadline: float | None = None  # time.monotonic() by which the current check must end
+        self.deadline_reason = ""  # which limit sets the deadline, in the words of a check's message
 
     @property
     def alive(self) -> bool:
@@ -349,11 +350,12 @@ class NotebookProcess:
         timeout = self.limits.call_seconds if timeout is None else timeout
         limit = f"the {timeout:g} s limit for a call"
         if self.deadline is not None:
+            budget = self.deadline_reason or f"the {self.limits.check_seconds:g} s limit for a check"
             left = self.deadline - time.monotonic()
             if left <= 0:
-                raise CallTimeout(f"the check used up its {self.limits.check_seconds:g} s before calling `{what}`")
+                raise CallTimeout(f"{budget} was used up before the grader could call `{what}`")
             if left < timeout:
-                timeout, limit = left, f"the {self.limits.check_seconds:g} s limit for a check"
+                timeout, limit = left, budget
         from autograder.sandbox import codec  # torch, imported only once there is something to decode
 
         deadline = time.monotonic() + timeout + _GRACE_SECONDS
@@ -372,7 +374,9 @@ class NotebookProcess:
             failure: Exception = CallTimeout(f"`{what}` did not finish within {limit} (reading what it "
                                              "returned took too long)")
         except codec.CodecError as error:
-            failure = ProtocolViolation(f"`{what}` returned something the grader cannot read: {error}")
+            failure = ProtocolViolation(f"`{what}` returned something the grader cannot read (too large, or not "
+                                        "plain data: tensors, numbers, strings, lists, tuples and dicts cross)",
+                                        detail=str(error))
         # Raised out here, the reply dropped first: a failed check keeps its exception, whose traceback
         # holds this frame (and, raised inside the handler, the decoder's frames with the reply's bytes).
         blob = tree = None
@@ -385,15 +389,18 @@ class NotebookProcess:
         if kind == "timeout":
             return CallTimeout(f"`{what}` did not finish within {limit}")
         if kind == "memory":
-            return StudentError(function=what, exc_type="MemoryError",
-                                message=f"memory limit of {describe_bytes(self.limits.memory_bytes)} exceeded",
-                                where=tuple(reply.get("where", ())))
+            return StudentError(function=what, exc_type="MemoryError", message=str(reply.get("message", "")),
+                                note=f"memory limit of {describe_bytes(self.limits.memory_bytes)} exceeded",
+                                where=_strings(reply.get("where")))
         if kind in ("error", "exit"):
             return StudentError(function=what, exc_type=str(reply.get("exc_type", "SystemExit")),
-                                message=str(reply.get("message", "")), where=tuple(reply.get("where", ())))
+                                message=str(reply.get("message", "")), where=_strings(reply.get("where")))
         if kind == "unsendable":
-            return StudentError(function=what, exc_type="a value", message=str(reply.get("message", "")))
-        return ProtocolViolation(f"the notebook process could not handle `{what}`: {reply.get('message', '')}")
+            return ProtocolViolation(f"`{what}` returned a value that cannot be sent to the grader (tensors, "
+                                     "numbers, strings, lists, tuples and dicts cross)",
+                                     detail=str(reply.get("message", "")))
+        return ProtocolViolation(f"the notebook process could not handle `{what}`",
+                                 detail=str(reply.get("message", "")))
 
     def _exchange(self, header: dict, payload: bytes = b"", *, timeout: float, where: str,
                   deadline: float | None = None) -> tuple[dict, bytes]:
@@ -435,8 +442,9 @@ class NotebookProcess:
             number = int(status.get("signal", 0))
             reason = _signal_reason(number, self.limits) + f" {where}".rstrip()
         elif status.get("state") == "exited":
-            reason = (f"the notebook process exited with status {status.get('code')} {where} "
-                      "(os._exit or a crash in native code)").replace("  ", " ")
+            # During a call the status is the student's choice, possibly computed from the hidden input: not shown.
+            code = f" with status {status.get('code')}" if where.startswith("while running cell") else ""
+            reason = f"the notebook process exited{code} {where} (os._exit or a crash in native code)".replace("  ", " ")
         else:
             reason = f"the notebook process ended unexpectedly {where}".rstrip()
         self._dead_reason = reason
@@ -466,11 +474,14 @@ def _signal_reason(number: int, limits: Limits) -> str:
     if number == signal.SIGKILL:
         return (f"the notebook process was killed (often the memory limit of "
                 f"{describe_bytes(limits.memory_bytes)} or the process limit)")
-    try:
-        name = signal.Signals(number).name
-    except ValueError:
-        name = f"signal {number}"
-    return f"the notebook process crashed ({name})"
+    return "the notebook process crashed (ended by a signal)"  # which one is the student's choice: not shown
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A reply's list of strings (``where``), whatever the notebook process put there."""
+    if not isinstance(value, (list, tuple)):
+        return ()
+    return tuple(str(item)[:300] for item in value[:10])
 
 
 def _parent_ref_token(value: Any) -> "codec.RefToken":

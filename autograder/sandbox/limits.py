@@ -24,6 +24,12 @@ class Limits:
     """Wall time for one call of a student function made by a hidden check."""
     check_seconds: float = 60.0
     """Wall time for all the calls one hidden check makes; later calls fail at once."""
+    checks_seconds: float = 60.0
+    """Wall time for all the hidden checks of one notebook together; checks that find it used up are not run
+    (they fail, each saying so), so a notebook whose functions are slow on purpose costs at most this."""
+    student_seconds: float = 180.0
+    """Wall time for a whole submission: every notebook's cells and checks.  What finds it used up is not run,
+    so every student's cost is bounded before grading starts, whatever the notebooks do."""
     cpu_seconds: int = 600
     """CPU time for one notebook process (RLIMIT_CPU)."""
     memory_bytes: int = 2 << 30
@@ -51,7 +57,8 @@ class Limits:
         aliases = {"memory": "memory_bytes", "output": "output_bytes", "file": "file_bytes",
                    "reply": "reply_bytes", "scratch": "scratch_bytes",
                    "cell": "cell_seconds", "notebook": "notebook_seconds",
-                   "call": "call_seconds", "check": "check_seconds", "cpu": "cpu_seconds"}
+                   "call": "call_seconds", "check": "check_seconds", "checks": "checks_seconds",
+                   "student": "student_seconds", "cpu": "cpu_seconds"}
         for pair in pairs:
             name, sep, raw = pair.partition("=")
             name = aliases.get(name.strip(), name.strip())

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from autograder.grading.judge import StudentError, describe, expect_tensor, fail, matching_variant, meta
+from autograder.mistakes import known_mistakes
 
 NOTEBOOK = "02_tensors"
 
@@ -228,6 +229,8 @@ def test_reshape_to_non_contiguous(nb, rng):
         try:
             result = nb.call("reshape_to", ref, rows, cols)
         except StudentError as error:
+            if error.exc_type == "NotImplementedError":
+                raise  # a stub, not a .view() on a non-contiguous input: reported as not implemented
             fail(f"reshape_to raised {error.exc_type} for a non-contiguous input (such as a transposed "
                  "matrix): .view() only works on contiguous tensors, .reshape() works on any tensor")
         expect_tensor(result, t.reshape(rows, cols), what="reshape_to(t, rows, cols) for a non-contiguous t",
@@ -298,7 +301,8 @@ def test_transpose_single_row_or_column(nb, rng):
 def test_gram_book_example(nb):
     """The book's 2x3 matrix times its transpose."""
     t = torch.tensor(BOOK_MATRIX)
-    expect_tensor(nb.call("gram", t), t @ t.T, what="gram(t)", hint="compute t @ t.T (not t.T @ t)")
+    expect_tensor(nb.call("gram", t), t @ t.T, what="gram(t)", variants=known_mistakes("gram", t @ t.T, t),
+                  hint="compute t @ t.T (not t.T @ t)")
 
 
 @pytest.mark.grade(1, fn="gram")
@@ -309,7 +313,7 @@ def test_gram_random_matrices(nb, rng):
         c = _pick(rng, [n for n in range(2, 7) if n != r])
         t = _random_tensor(rng, (r, c), torch.float32)
         expect_tensor(nb.call("gram", t), t @ t.T, what="gram(t) for a random rows x cols matrix", atol=1e-4, rtol=1e-5,
-                      hint="compute t @ t.T (not t.T @ t)")
+                      variants=known_mistakes("gram", t @ t.T, t), hint="compute t @ t.T (not t.T @ t)")
 
 
 @pytest.mark.grade(1, fn="gram")
@@ -325,7 +329,8 @@ def test_gram_keeps_dtype(nb, rng):
                  "(multiply t itself, without converting it)")
         # the dtype is worth its point only on a real product: t @ t.T, or the check of its order elsewhere
         want = t.double() @ t.double().T
-        if matching_variant(result, {"": want, "order": t.double().T @ t.double()}, atol=1e-2, rtol=1e-3) is None:
+        if matching_variant(result, {"": want, **known_mistakes("gram", want, t.double())}, atol=1e-2,
+                            rtol=1e-3) is None:
             fail("gram(t) should return the matrix product of t and its transpose")
 
 
@@ -336,4 +341,5 @@ def test_gram_single_row_or_column(nb, rng):
     for shape, kind in (((1, n), "single-row"), ((n, 1), "single-column")):
         t = _random_tensor(rng, shape, torch.int64)
         expect_tensor(nb.call("gram", t), t @ t.T, what=f"gram(t) for a {kind} matrix",
+                      variants=known_mistakes("gram", t @ t.T, t),
                       hint="keep t 2-d (do not squeeze) and compute t @ t.T")

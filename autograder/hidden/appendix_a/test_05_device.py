@@ -322,13 +322,9 @@ _MIN_GROWTH = 4 << 20
 
 def _cuda_or_not_available() -> None:
     """The grading process's own view of its hardware; the notebook's is never asked."""
-    machine = accelerators.grader_accelerators()
-    if machine.cuda:
-        return
-    if machine.mps:
-        not_available("the grading machine has Apple's MPS backend, but whether a notebook's training "
-                      "ran there cannot be verified from outside its process: extra credit was not available")
-    not_available("no CUDA or MPS device on the grading machine: extra credit was not available")
+    lacking = accelerators.gpu_use_unverifiable(accelerators.grader_accelerators())
+    if lacking is not None:
+        not_available(f"{lacking}: this extra credit cannot be earned there")
 
 
 def _train_watched(nb, case):
@@ -336,11 +332,12 @@ def _train_watched(nb, case):
     with accelerators.watching_gpu_use(nb.process_id()) as use:
         losses = _train(nb, case, torch.device("cuda"))
     if not use.observable:
-        not_available("the grading machine has CUDA, but per-process GPU use cannot be observed there "
-                      "(neither NVML nor nvidia-smi answers): extra credit was not available")
+        not_available("no view of per-process GPU use on the grading machine (it has CUDA, but neither NVML "
+                      "nor nvidia-smi answers): this extra credit cannot be earned there")
     if not use.ran_on_gpu(min_growth_bytes=_MIN_GROWTH) and use.unattributable(min_growth_bytes=_MIN_GROWTH):
-        not_available("GPU memory grew during the call, but the driver does not report the notebook's process "
-                      "by its id on this grading machine: extra credit was not available")
+        not_available("no per-process GPU report for the notebook on the grading machine (GPU memory grew during "
+                      "the call, but the driver does not name the notebook's process by its id): this extra "
+                      "credit cannot be earned there")
     if not use.ran_on_gpu(min_growth_bytes=_MIN_GROWTH):
         fail("train_on_device(..., torch.device('cuda')) did not use the GPU: the notebook's process took "
              "no GPU memory for the model; call model.to(device) and move every batch with .to(device)")
