@@ -92,3 +92,10 @@ def test_a_builtin_exception_is_named_with_its_cell_and_line(grade, tmp_path):
     assert check.kind is FailureKind.STUDENT_ERROR
     assert "`gram` raised IndexError" in check.message and ", line 3, in gram" in check.message
     assert "secret" not in check.message and "42" not in check.message
+
+
+def test_a_value_the_check_cannot_use_is_named_to_the_student(grade, tmp_path):
+    write_variant(tmp_path, "04_mlp", {"count_parameters": "def count_parameters(model):\n    return float('nan')\n"})
+    checks = [c for c in grade(tmp_path, "04_mlp").notebook("04_mlp").checks if c.function == "count_parameters"]
+    assert checks and all(check.status is Status.FAILED for check in checks)
+    assert any("`count_parameters` returned nan" in check.message for check in checks), [c.message for c in checks]

@@ -21,6 +21,7 @@ from autograder.grading.results import CheckResult, FailureKind, Status
 from autograder.grading.session import StudentNotebook
 from autograder.sandbox.errors import (CallTimeout, ChildDied, MissingName, NotebookUnavailable, ProtocolViolation,
                                        SandboxError, SandboxUnavailable, StudentError)
+from autograder.sandbox.vocabulary import unusable
 
 MARKER_HELP = ("grade(points, *, fn, extra_credit=False): points of this hidden check, "
                "the student function it is about, and whether it is extra credit")
@@ -49,12 +50,14 @@ class GradingPlugin:
     seed: int
     results: list[CheckResult] = field(default_factory=list)
     specs: dict[str, CheckSpec] = field(default_factory=dict)
+    unusable: dict[str, str] = field(default_factory=dict)  # check id -> what the student's value was, in words
 
     def begin(self, *, sessions: dict[str, StudentNotebook], seed: int) -> None:
         """Start on the next submission: its notebooks, its seed, no results yet."""
         self.sessions = sessions
         self.seed = seed
         self.results = []
+        self.unusable = {}
 
     # ------------------------------------------------------------ configuration
 
@@ -98,6 +101,12 @@ class GradingPlugin:
         spec = self.specs[item.nodeid]
         if call.when == "call" or (call.when == "setup" and report.failed):
             status, message, kind, trace, note = self._judge(call)
+            if status is Status.GRADER_ERROR:  # settled by the runner; this names the value, if it comes to that
+                session = item.funcargs.get("nb") if hasattr(item, "funcargs") else None
+                returned = getattr(session, "last_return", None)
+                if returned is not None:
+                    self.unusable[f"{spec.notebook}::{spec.name}"] = (f"`{returned[0]}` returned {unusable(returned[1])}, which this "
+                                                  "check cannot use")
             self.results.append(CheckResult(
                 notebook=spec.notebook, name=spec.name, function=spec.function, description=spec.description,
                 max_points=spec.points, extra_credit=spec.extra_credit, status=status, message=message,

@@ -179,7 +179,7 @@ class _SubmissionLoop:
         no value can leave a check out of the maximum.  The instructor keeps the traceback as a note.
         Without reference notebooks it is charged to the student too, and the note says so.
         """
-        student = self.plugin.results
+        student, named = self.plugin.results, dict(self.plugin.unusable)
         errored = {result.id for result in student if result.status is Status.GRADER_ERROR}
         on_reference: dict[str, CheckResult] = {}
         if self.reference is not None:
@@ -206,8 +206,8 @@ class _SubmissionLoop:
                    "no reference notebooks were found to confirm it (put them in <suites>/reference/)")
             settled.append(replace(
                 result, status=Status.FAILED, kind=FailureKind.UNUSABLE_VALUE, grader_error="",
-                message=f"this check could not use what `{result.function}` returned or did: compare it with what "
-                        "the notebook says the function returns (its type, dtype, shape and values)",
+                message=(named.get(result.id) or f"this check could not use what `{result.function}` returned or did")
+                + ": compare it with what the notebook says the function returns (its type, dtype, shape and values)",
                 instructor_note=f"the check's own code raised on this student's value; charged to the student "
                                 f"because {why}. If the suite should have handled this value, fix it:\n"
                                 + result.grader_error))

@@ -66,6 +66,7 @@ class StudentNotebook:
         self.notes: list[str] = []
         self.run_seconds = 0.0
         self.check_deadline: float | None = None
+        self.last_return: tuple[str, Any] | None = None
 
     # ------------------------------------------------------------ process management
 
@@ -94,6 +95,7 @@ class StudentNotebook:
     def start_check(self) -> None:
         """Run the notebook if needed, then give the coming check its own time budget."""
         self.check_deadline = None
+        self.last_return: tuple[str, Any] | None = None  # what the check's latest call returned
         with contextlib.suppress(Exception):
             self._live_process()
         limits, now = self._sandbox.limits, time.monotonic()
@@ -154,12 +156,17 @@ class StudentNotebook:
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's function ``name``."""
         with self._located_errors():
-            return self._live_process().call_name(self._student_name(name), *args, **kwargs)
+            value = self._live_process().call_name(self._student_name(name), *args, **kwargs)
+        self.last_return = (name, value)
+        return value
 
     def call_inspecting(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
         """Call ``name``; return ``(result, args, kwargs)`` with the arguments as the call left them."""
         with self._located_errors():
-            return self._live_process().call_inspecting(self._student_name(name), *args, **kwargs)
+            value, positional, keywords = self._live_process().call_inspecting(self._student_name(name), *args,
+                                                                               **kwargs)
+        self.last_return = (name, value)
+        return value, positional, keywords
 
     @contextlib.contextmanager
     def _located_errors(self) -> Iterator[None]:

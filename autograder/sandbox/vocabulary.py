@@ -134,3 +134,29 @@ def known_error(raw_message: str) -> str:
         if fragment in head:
             return sentence
     return ""
+
+
+def unusable(value: object) -> str:
+    """What a returned value is, in words from a fixed set, to name why a check could not use it."""
+    import math
+
+    import torch
+
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, int) and not -(1 << 63) <= value < (1 << 63):
+        return "an integer too large for int64"
+    if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            return "a complex tensor"
+        if value.dim() == 0 and value.is_floating_point() and not math.isfinite(float(value)):
+            return "a tensor holding nan or inf"
+        return f"a tensor of dtype {value.dtype} and shape {tuple(value.shape)}"
+    ref_type = getattr(value, "type_name", None)
+    if isinstance(ref_type, str) and hasattr(value, "token"):
+        shown = type_name(ref_type)
+        return shown if shown == OWN_CLASS else f"a {shown}"
+    shown = type_name(f"builtins.{type(value).__name__}")
+    return shown if shown == OWN_CLASS else f"a {shown}"
