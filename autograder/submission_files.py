@@ -98,6 +98,8 @@ def _refused(kind: Refusal, name: str, detail: str, limit: str) -> FileRefused:
 
 @dataclass(frozen=True)
 class JsonDocument:
+    """A JSON file as read: its text, and the value parsed from it."""
+
     text: str
     value: Any
 

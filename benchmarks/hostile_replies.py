@@ -132,9 +132,11 @@ def build_class(root: Path, *, students: int, hostile: bool) -> Path:
     return root
 
 
-def grade(class_dir: Path, out: Path, *, jobs: int) -> tuple[float, int, str]:
+def grade(class_dir: Path, out: Path, *, jobs: int, stems: tuple[str, ...] | list[str] = (STEM,)) -> tuple[float, int, str]:
+    """Grade a class with the CLI; (wall seconds, peak resident bytes of its largest process, its name)."""
+    notebooks = [option for stem in stems for option in ("--notebook", stem)]
     command = [sys.executable, "-m", "autograder", "grade", str(class_dir), "--out", str(out),
-               "--notebook", STEM, "--seed", "1", "--jobs", str(jobs), "--quiet"]
+               *notebooks, "--seed", "1", "--jobs", str(jobs), "--quiet"]
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     with ProcessPeaks(process.pid) as peaks:

@@ -27,7 +27,7 @@ class Limits:
     checks_seconds: float = 60.0
     """Wall time for all the hidden checks of one notebook together; checks that find it used up are not run
     (they fail, each saying so), so a notebook whose functions are slow on purpose costs at most this."""
-    student_seconds: float = 180.0
+    student_seconds: float = 120.0
     """Wall time for a whole submission: every notebook's cells and checks.  What finds it used up is not run,
     so every student's cost is bounded before grading starts, whatever the notebooks do."""
     cpu_seconds: int = 600
