@@ -94,10 +94,13 @@ def read_event(env: Mapping[str, str]) -> PullRequest:
     user = pull.get("user") if isinstance(pull.get("user"), dict) else {}
     head = pull.get("head") if isinstance(pull.get("head"), dict) else {}
     repo = head.get("repo") if isinstance(head.get("repo"), dict) else {}
-    login = str(user.get("login") or "student")
+    login = str(user.get("login") or "")
+    # An author without a usable login is named by GitHub's user id: no login has a "_", so none can take it.
+    user_id = user.get("id")
+    unnamed = f"user_{user_id}" if type(user_id) is int else "student"
     return PullRequest(
         number=number if isinstance(number, int) else None,
-        author=login if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?", login) else "student",
+        author=login if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?", login) else unnamed,
         head_sha=str(head.get("sha") or "") if re.fullmatch(r"[0-9a-f]{40}", str(head.get("sha") or "")) else "",
         head_repo=str(repo.get("full_name") or ""),
     )

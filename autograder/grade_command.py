@@ -138,8 +138,10 @@ def _print_regrades(regrades, *, output: Output) -> None:
 def _grade_class(request: GradeRequest, *, setup, output: Output, record, regrades: list, on_protections):
     from autograder.grading.batch import grade_class
     from autograder.reporters.progress import ClassProgress
-    from autograder.results_folder import finished_students, write_grades, write_result
+    from autograder.notebooks import students_in
+    from autograder.results_folder import check_distinct, finished_students, write_grades, write_result
 
+    check_distinct([name for name, _ in students_in(request.path)], where=request.path)
     skip = finished_students(request.out) if request.resume and request.out.is_dir() else set()
     progress = ClassProgress(quiet=output.quiet or output.format == "json")
 

@@ -16,12 +16,22 @@ ratio (zip bombs); sizes are also counted while extracting, since the sizes an
 archive declares can lie.  No path from the archive is ever used to write:
 each notebook goes to ``<dest>/<student>/<clean file name>``, created afresh.
 Every file that is not imported is reported with the reason.
+
+Identities never merge: each submission (a Canvas user id, a Moodle participant id, a
+folder of a zipped class directory) gets a folder of its own, whatever its name cleans to.
+Folder names are distinct even with letter case ignored, since results are stored as
+``<student>.json`` and a case-insensitive file system (macOS, Windows) would make ``Ann``
+and ``ann`` one file.  When names clash, each one keeps its LMS id (``Jane_Doe_12345``),
+or a number for folders, which have none (``Jane_Doe-1``); a name that is still taken gets
+``-2``, ``-3``, ...  Every clash is reported, and recorded in the manifest's
+``name_clash`` column.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 import stat
@@ -29,6 +39,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 from autograder.course import AssignmentSpec
 from autograder.errors import UsageError
@@ -62,6 +73,7 @@ class ImportedStudent:
     lms_id: str  # Canvas user id, Moodle participant id, or ""
     display_name: str
     files: tuple[str, ...]
+    name_clash: str = ""  # the folder name that several submitters' names made (all kept apart), or ""
 
 
 @dataclass(frozen=True)
@@ -74,8 +86,34 @@ class ImportReport:
         """For the terminal: member names come from the archive, so controls in them are shown, not sent."""
         out = [f"imported {sum(len(s.files) for s in self.students)} notebooks of {len(self.students)} students"]
         out += [f"skipped {name}: {reason}" for name, reason in self.skipped]
+        out += _clash_lines(self.students)
         out += list(self.notes)
         return [terminal_text(line, keep_newlines=False) for line in out]
+
+
+_ID_NAMES = {"canvas": "Canvas user", "moodle": "Moodle participant"}
+_LISTED = 20  # students named per clash on the terminal; the manifest has them all
+
+
+def _clash_lines(students: tuple[ImportedStudent, ...]) -> list[str]:
+    """One line per folder name that several submitters' names made."""
+    groups: dict[str, list[ImportedStudent]] = {}
+    for s in students:
+        if s.name_clash:
+            groups.setdefault(s.name_clash, []).append(s)
+    lines = []
+    for name, group in groups.items():
+        who = "; ".join(f"{_who(s)} as {s.student}" for s in group[:_LISTED])
+        more = f"; and {len(group) - _LISTED} more" if len(group) > _LISTED else ""
+        lines.append(f"names that make the same folder name {name}, kept apart: {who}{more} (each graded on its "
+                     f"own files; see the name_clash column of {MANIFEST})")
+    return lines
+
+
+def _who(student: ImportedStudent) -> str:
+    if student.lms in _ID_NAMES:
+        return f"{_ID_NAMES[student.lms]} {student.lms_id} {student.display_name!r}"
+    return f"folder {student.display_name!r}"
 
 
 def check_archive(archive: zipfile.ZipFile, limits: ZipLimits = ZipLimits()) -> list[zipfile.ZipInfo]:
@@ -202,7 +240,7 @@ def extract_submissions(zip_path: Path, dest: Path, *, assignment: AssignmentSpe
                 skipped.append((info.filename, "a Jupyter checkpoint, not the submitted notebook"))
             else:
                 entries.append(found)
-        names = _student_names(entries)
+        names, clashes = _student_names(entries)
         dest.mkdir(parents=True, exist_ok=True)
         budget = limits.max_total_bytes
         students: dict[str, ImportedStudent] = {}
@@ -222,28 +260,74 @@ def extract_submissions(zip_path: Path, dest: Path, *, assignment: AssignmentSpe
                 notes.append(f"{entry.info.filename}: not named after a notebook of {assignment.name}; "
                              f"kept as {student}/{filename} (the grader looks for its functions)")
             previous = students.get(student)
-            files = (previous.files if previous else ()) + (filename,)
-            students[student] = ImportedStudent(student=student, lms=entry.lms, lms_id=entry.lms_id,
-                                                display_name=entry.display_name, files=files)
+            if previous is None:
+                students[student] = ImportedStudent(student=student, lms=entry.lms, lms_id=entry.lms_id,
+                                                    display_name=entry.display_name, files=(filename,),
+                                                    name_clash=clashes.get(entry.key, ""))
+            else:  # one folder per key (see _student_names): this is the same submitter's next file
+                students[student] = replace(previous, files=previous.files + (filename,))
     ordered = tuple(replace(students[name], files=tuple(sorted(students[name].files))) for name in sorted(students))
     return ImportReport(students=ordered, skipped=tuple(skipped),
                         notes=tuple(notes))
 
 
-def _student_names(entries: list[_Entry]) -> dict[str, str]:
-    """A directory name per student: the clean login or name; with the LMS id when two would clash."""
+def _student_names(entries: list[_Entry]) -> tuple[dict[str, str], dict[str, str]]:
+    """A folder name per submitter (per entry key), distinct from every other one with letter case ignored,
+    and for each submitter whose name clashed, the folder name the clash was about (see the module)."""
     wanted: dict[str, str] = {}
     for entry in entries:
         wanted.setdefault(entry.key, clean_name(entry.display_name))
-    counts: dict[str, int] = {}
-    for name in wanted.values():
-        counts[name.lower()] = counts.get(name.lower(), 0) + 1
-    names = {}
-    for key, name in wanted.items():
-        lms_id = key.split(":", 1)[1]
-        clash = counts[name.lower()] > 1
-        names[key] = f"{name}_{clean_name(lms_id)}" if clash and key.split(":")[0] != "directory" else name
-    return names
+    alike: dict[str, list[str]] = {}
+    for key in sorted(wanted):
+        alike.setdefault(wanted[key].casefold(), []).append(key)
+    names: dict[str, str] = {}
+    taken: dict[str, str] = {}  # casefolded folder name -> the key holding it
+    asks: list[str] = []  # the keys that share their name with another, in the order of their names
+    group = {key: key for key in wanted}  # who clashed with whom, joined (a union-find)
+    for fold, keys in alike.items():
+        if len(keys) == 1:
+            names[keys[0]] = wanted[keys[0]]
+            taken[fold] = keys[0]
+            continue
+        for key in keys:
+            _join(group, key, keys[0])
+        asks += keys
+    numbered: dict[str, int] = {}  # the last number given to folders of one name
+    for key in asks:  # "Jane Doe" (5) asks for Jane_Doe_5, which "Jane Doe_5" (7) may hold
+        for name in _candidates(key, wanted[key], numbered):
+            if name.casefold() not in taken:
+                break
+            _join(group, key, taken[name.casefold()])
+        names[key] = name
+        taken[name.casefold()] = key
+    label: dict[str, str] = {}
+    for key in asks:  # a clash is named after the first name that was shared in it
+        label.setdefault(_root(group, key), wanted[key])
+    clashes = {key: label[_root(group, key)] for key in wanted if _root(group, key) in label}
+    return names, clashes
+
+
+def _candidates(key: str, base: str, numbered: dict[str, int]) -> Iterator[str]:
+    """The folder names a submitter whose name ``base`` is shared may take, best first."""
+    kind, _, lms_id = key.partition(":")
+    if kind == "directory":  # a zipped folder has no id: numbered in the order of its own name
+        while True:
+            numbered[base.casefold()] = numbered.get(base.casefold(), 0) + 1
+            yield f"{base}-{numbered[base.casefold()]}"
+    asked = f"{base}_{clean_name(lms_id, 'id')}"
+    yield asked
+    yield from (f"{asked}-{number}" for number in itertools.count(2))
+
+
+def _root(group: dict[str, str], key: str) -> str:
+    while group[key] != key:
+        group[key] = group[group[key]]  # path halving: a chain of joins costs a few steps, not its length
+        key = group[key]
+    return key
+
+
+def _join(group: dict[str, str], a: str, b: str) -> None:
+    group[_root(group, a)] = _root(group, b)
 
 
 def _copy_limited(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limit: int) -> int:
@@ -268,15 +352,17 @@ def _copy_limited(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
 
 
 def write_manifest(report: ImportReport, path: Path) -> None:
-    """``student, lms, lms_id, display_name, files``: how the archive's names were mapped to students."""
+    """``student, lms, lms_id, display_name, files, name_clash``: how the archive's names were mapped to
+    students; ``name_clash`` is the folder name that several submitters' names made, the same in each of
+    their rows (each got a folder of its own), and empty for a name that clashed with none."""
     from autograder.files import write_atomically
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "lms", "lms_id", "display_name", "files"])
+    writer.writerow(["student", "lms", "lms_id", "display_name", "files", "name_clash"])
     for s in report.students:
         # Names come from the archive: a display name "=HYPERLINK(...)" must stay text in a spreadsheet.
-        cells = (s.student, s.lms, s.lms_id, s.display_name, " ".join(s.files))
+        cells = (s.student, s.lms, s.lms_id, s.display_name, " ".join(s.files), s.name_clash)
         writer.writerow([csv_text(cell) for cell in cells])
     write_atomically(path, buffer.getvalue())
 
@@ -289,7 +375,8 @@ def read_manifest(out_dir: Path) -> dict[str, ImportedStudent]:
     with path.open(encoding="utf-8", newline="") as stream:
         return {row["student"]: ImportedStudent(student=row["student"], lms=row["lms"], lms_id=row["lms_id"],
                                                 display_name=row["display_name"],
-                                                files=tuple(row["files"].split()))
+                                                files=tuple(row["files"].split()),
+                                                name_clash=row.get("name_clash") or "")
                 for row in csv.DictReader(stream)}
 
 
