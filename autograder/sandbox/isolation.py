@@ -21,6 +21,11 @@ Each notebook process it forks is, before any student code exists in it
   ``no_new_privs``), so its process limit is its own and no other notebook's
   files or processes are its to touch.
 
+With or without root, each notebook process is also held to one CPU share
+(:mod:`cpu_share`): a session of its own that its processes cannot leave
+(``setsid`` and ``setpgid`` refused by a seccomp filter), a nice value it
+cannot lower, and an equal ``cpu.weight`` where it has a cgroup.
+
 Without root only the process-level protections apply; :class:`Protections`
 says which ones are active so the grader can refuse a weaker mode than asked.
 """
@@ -35,7 +40,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder.sandbox import cgroups, rootfs
+from autograder.sandbox import cgroups, cpu_share, rootfs
 from autograder.sandbox.mounts import (
     CLONE_NEWIPC,
     CLONE_NEWNET,
@@ -120,6 +125,9 @@ class Protections:
     network_isolated: bool = False
     cgroup_limits: bool = False
     """Memory and process limits are held by a cgroup per notebook (otherwise by rlimits)."""
+    cpu_fair_share: bool = False
+    """Each notebook, with every process it starts, competes for CPU as one: an equal ``cpu.weight`` per
+    notebook cgroup, or the scheduler group (autogroup) of its session, which its processes cannot leave."""
     notes: tuple[str, ...] = field(default=())
 
     def missing(self) -> list[str]:
@@ -141,6 +149,7 @@ class WarmIsolation:
     """What :func:`apply` did: the protections in force, and what forking notebooks needs to know."""
 
     protections: Protections
+    cpu: cpu_share.CpuShare  # what each notebook process is held to, CPU-wise
     cgroup_parent: cgroups.CgroupParent | None = None  # where notebooks get cgroups of their own, if anywhere
     relinked: tuple[str, ...] = ()  # allow-listed paths under /tmp, put back in each notebook's /tmp
 
@@ -150,18 +159,22 @@ def apply(plan: IsolationPlan) -> WarmIsolation:
     if os.geteuid() != 0 or not sys.platform.startswith("linux") or plan.user is None:
         reason = ("not running as root: student code runs as the grader's own user"
                   if os.geteuid() != 0 else "no sandbox user configured")
-        return WarmIsolation(Protections(notes=(reason,)))
+        cpu = cpu_share.assess(cgroup_cpu=False, privileged=os.geteuid() == 0)
+        return WarmIsolation(Protections(cpu_fair_share=cpu.fair, notes=(reason, cpu.note)), cpu=cpu)
     libc = Libc()
     flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (CLONE_NEWNET if plan.isolate_network else 0)
     try:
         libc.unshare(flags)
         libc.mount(None, "/", None, MS_REC | MS_PRIVATE)
     except OSError as error:  # a container that forbids namespaces: users of their own still work
+        cpu = cpu_share.assess(cgroup_cpu=False)
         return WarmIsolation(Protections(
-            unprivileged_user=True, separate_users=True,
-            notes=(f"namespaces unavailable ({error}); files are protected by permissions only", _RLIMITS_NOTE)))
+            unprivileged_user=True, separate_users=True, cpu_fair_share=cpu.fair,
+            notes=(f"namespaces unavailable ({error}); files are protected by permissions only", _RLIMITS_NOTE,
+                   cpu.note)), cpu=cpu)
     libc.sethostname(rootfs.HOSTNAME)
     parent, cgroup_note = cgroups.open_parent()  # while the machine's cgroup tree is still in sight
+    cpu = cpu_share.assess(cgroup_cpu=parent is not None and parent.cpu)  # and the machine's /proc
     relinked = rootfs.enter(keep=_needed_paths(plan), mask=list(plan.mask_paths), libc=libc)
     limits_note = cgroup_note if parent is not None else f"{_RLIMITS_NOTE}; no cgroups: {cgroup_note}"
     return WarmIsolation(Protections(
@@ -175,8 +188,9 @@ def apply(plan: IsolationPlan) -> WarmIsolation:
         process_table_hidden=True,
         network_isolated=plan.isolate_network,
         cgroup_limits=parent is not None,
-        notes=(limits_note,),
-    ), cgroup_parent=parent, relinked=relinked)
+        cpu_fair_share=cpu.fair,
+        notes=(limits_note, cpu.note),
+    ), cpu=cpu, cgroup_parent=parent, relinked=relinked)
 
 
 _RLIMITS_NOTE = ("memory, CPU and process limits are rlimits of each notebook process "
@@ -220,6 +234,7 @@ class NotebookForker:
 
     def __init__(self, isolated: WarmIsolation, plan: IsolationPlan) -> None:
         self.cgroups = isolated.cgroup_parent
+        self.cpu = isolated.cpu
         self.relinked = isolated.relinked
         self.namespaces = isolated.protections.process_namespace
         self.own_network = plan.isolate_network
@@ -288,6 +303,13 @@ class NotebookForker:
                 self.cgroups.close()  # no handle on the machine's cgroup tree may reach student code
         enter_notebook(identity)
 
+    def confine(self) -> None:
+        """In the new notebook process, last before student code: one CPU share (see :mod:`cpu_share`).
+
+        Raises ``OSError`` if it cannot be applied, so no notebook runs with less than was reported.
+        """
+        cpu_share.confine(self.cpu)
+
     def fork(self) -> int:
         """``os.fork()``, with the child as PID 1 of a fresh PID namespace when namespaces are on."""
         if not self.namespaces:
@@ -348,6 +370,8 @@ def become_subreaper() -> None:
     Libc().prctl(PR_SET_CHILD_SUBREAPER, 1, "prctl(child_subreaper)")
 
 
-# What `--isolation strict` insists on (cgroup limits are welcome but not required: rlimits hold without them).
+# What `--isolation strict` insists on. Cgroup limits are welcome but not required: rlimits hold without them.
+# Nor is a fair CPU share: it depends on the kernel's scheduler settings (autogroups, a delegated cpu controller)
+# more than on the grader, and what it guards against is a slowdown, bounded by the time limits, not a leak.
 STRICT_PROTECTIONS = ("unprivileged_user", "separate_users", "process_namespace", "private_scratch",
                       "filesystem_allowlist", "hidden_files_masked", "network_isolated")

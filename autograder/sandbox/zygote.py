@@ -9,7 +9,8 @@ attached through it, one per grading worker, so a pool shares one warm
 process):
 
 ``fork``     make a notebook process with a socket passed by the grader (as root: PID 1 of a
-             PID namespace of its own, with its own user, mounts, scratch and network; see
+             PID namespace of its own, with its own user, mounts, scratch and network; always:
+             a session of its own it cannot leave, at a nice value it cannot lower; see
              :mod:`isolation`);
 ``wait``     reap a notebook process and report how it ended;
 ``release``  kill and reap a notebook process the grader is done with (no reply);
@@ -200,6 +201,7 @@ def _fork_notebook(fd: int, request: dict, connections: list[socket.socket], *,
         _set_limits(limits, baseline=baseline, dedicated_user=identity.uid is not None)
         if identity.uid is not None:
             isolation.drop_privileges(identity.uid)  # before any student code exists in this process
+        forker.confine()  # still one thread: the seccomp filter covers every thread and process to come
         _die_with_parent()
         workdir = workdir or identity.workdir
         os.chdir(workdir)
