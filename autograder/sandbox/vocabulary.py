@@ -137,7 +137,16 @@ def known_error(raw_message: str) -> str:
 
 
 def unusable(value: object) -> str:
-    """What a returned value is, in words from a fixed set, to name why a check could not use it."""
+    """What a returned value is, in words from a fixed set, to name why a check could not use it.
+
+    It runs on a student's value in trusted code, so nothing it does to the value may raise out of it."""
+    try:
+        return _unusable(value)
+    except Exception:  # noqa: BLE001 - a value too strange to describe is described as such
+        return "a value this check cannot describe"
+
+
+def _unusable(value: object) -> str:
     import math
 
     import torch
