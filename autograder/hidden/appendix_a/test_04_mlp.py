@@ -127,6 +127,17 @@ def _inputs(rng: torch.Generator, batch: int, num_inputs: int) -> torch.Tensor:
     return torch.randn(batch, num_inputs, generator=rng) * 3
 
 
+def _revealing_inputs(rng: torch.Generator, chain, num_inputs: int) -> torch.Tensor:
+    """Inputs for which the correct network gives at least one negative logit, so that a ReLU after the
+    output layer changes the answer (a few rows may all be positive for some initialisations)."""
+    x = _inputs(rng, 16, num_inputs)
+    for _ in range(32):
+        if bool((_compute(chain, x, ("relu", "relu")) < 0).any()):
+            break
+        x = torch.cat([x, _inputs(rng, 16, num_inputs)])
+    return x
+
+
 def _layers_of(model: Ref):
     """The student's self.layers as a Ref, or None."""
     try:
@@ -151,7 +162,7 @@ def test_NeuralNetwork_layer_types(nb, rng):
     chain = _linear_chain(state)
     if len(chain) != 3:
         fail("self.layers should hold three Linear layers (Linear, ReLU, Linear, ReLU, Linear)")
-    x = _inputs(rng, 8, num_inputs)
+    x = _revealing_inputs(rng, chain, num_inputs)
     found = layers(x)
     wanted = _compute(chain, x, ("relu", "relu"))
     mistakes = {}
