@@ -163,6 +163,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default: 600)")
     check.add_argument("--jobs", type=int, default=1, help="notebooks checked at the same time (default: 1)")
 
+    mutate = commands.add_parser("mutate", parents=grading,
+                                 help="mutation testing: grade small changes of the reference solutions and "
+                                      "report which ones the hidden suites miss")
+    mutate.add_argument("--function", action="append", default=[], metavar="FN",
+                        help="only the mutants of this function, e.g. gram (repeatable)")
+    mutate.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="parallel grading workers (default: the number of cores)")
+    mutate.add_argument("--limit-mutants", type=int, default=None, metavar="N",
+                        help="grade at most N mutants of each notebook, a sample drawn with --sample-seed")
+    mutate.add_argument("--sample-seed", type=int, default=None, metavar="S",
+                        help="which mutants --limit-mutants keeps (default: 0; the same seed keeps the same ones)")
+    mutate.add_argument("--equivalents", type=Path, default=None, metavar="DIR",
+                        help="the reviewed equivalent mutants, DIR/<notebook>.toml "
+                             "(default: autograder/mutation/equivalent/)")
+
     own = _parents()  # ci changes a shared option's default: its parents must be its own objects
     ci = commands.add_parser("ci", parents=[own["assignment"], own["notebooks"], own["sandbox"], own["talk"]],
                              help="grade a pull request on GitHub Actions (summary, outputs, annotations)")
@@ -375,6 +390,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def cmd_mutate(args: argparse.Namespace) -> int:
+    from autograder.mutation.command import mutate, sample_from
+
+    return mutate(functions=tuple(args.function), workers=args.workers, equivalents=args.equivalents,
+                  sample=sample_from(limit=args.limit_mutants, seed=args.sample_seed), sandbox=_sandbox(args),
+                  output=_output(args))
+
+
 def cmd_ci(args: argparse.Namespace) -> int:
     from autograder import ci
     from autograder.grading.errors import GraderError
@@ -408,4 +431,4 @@ def cmd_ci(args: argparse.Namespace) -> int:
 COMMANDS = {"grade": cmd_grade, "demo": cmd_demo, "validate": cmd_validate, "merge": cmd_merge, "env": cmd_env,
             "build": cmd_build, "report": cmd_report, "export": cmd_export, "feedback": cmd_feedback,
             "release": cmd_release, "check": cmd_check, "ci": cmd_ci,
-            "update-course": cmd_update_course, "new": cmd_new}
+            "update-course": cmd_update_course, "new": cmd_new, "mutate": cmd_mutate}

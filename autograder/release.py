@@ -23,7 +23,7 @@ from autograder.course import REPO_ROOT, AssignmentSpec
 PACKAGE = Path(__file__).resolve().parent
 TEMPLATES = PACKAGE / "templates" / "student"
 # Never copied: the hidden suites, caches, and anything that is not the package's own code.
-_SKIP_DIRS = {"hidden", "__pycache__", ".ipynb_checkpoints"}
+_SKIP_DIRS = {"hidden", "equivalent", "__pycache__", ".ipynb_checkpoints"}  # equivalent: names solution details
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
 _FORBIDDEN_IN_NOTEBOOKS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 

@@ -76,6 +76,7 @@ SHARDING = [("docs/sharding.md", "autograder grade submissions/ --out results/ -
                                  "sqlite:///gradebook.db"),
             ("docs/sharding.md", "nbgrader generate_assignment appendix_a --force --db sqlite:///gradebook-1.db")]
 RELEASE = ("docs/ci.md", "autograder release ../appendix-a-course")
+MUTATE = ("docs/instructor-guide.md", "autograder mutate --notebook 02_tensors")
 SCAFFOLD = ("docs/instructor-guide.md", 'autograder new 07_attention --title "Self-attention" --section A.9.3 '
                                         "--function attention_weights --points 10")  # run by tests/test_scaffold.py
 STUDENT = [("autograder/templates/student/README.md", ".venv/bin/autograder env"),
@@ -85,7 +86,7 @@ CI = [("docs/ci.md", "sudo autograder ci --base base --head head --suites suites
       ("docs/ci.md", "sudo autograder ci --base base --head head --suites suites/appendix_a --results results.json "
                      "--comment comment.md")]
 RUN_BY_A_SCENARIO = {QUICKSTART, *INSTRUCTOR, NBGRADER_RELEASE, NBGRADER_GRADE, NBGRADER_FORMGRADER, NBGRADER_STUDENT,
-                     NBGRADER_SHARED_ACCOUNT, NBGRADER_README, NBGRADER_UPDATE, *SHARDING, RELEASE, SCAFFOLD, *STUDENT,
+                     NBGRADER_SHARED_ACCOUNT, NBGRADER_README, NBGRADER_UPDATE, *SHARDING, RELEASE, SCAFFOLD, MUTATE, *STUDENT,
                      *CI}
 
 
@@ -204,6 +205,15 @@ def test_quickstart_main_job_on_a_fresh_copy(tmp_path):
 
 
 @pytest.mark.slow
+def test_mutation_block(tmp_path):
+    """`autograder mutate` as the instructor guide shows it, from an instructor's checkout."""
+    (tmp_path / "solutions").symlink_to(SOLUTIONS.parent)
+    done = run_block(MUTATE, tmp_path)
+    assert "make_tensors" in done.stdout
+    report = json.loads(done.stdout[done.stdout.index("{"):])
+    assert [notebook["notebook"] for notebook in report["notebooks"]] == ["01_setup"]
+
+
 def test_instructor_workflow(tmp_path):
     work = tmp_path
     reference_submission(work / "alice")
