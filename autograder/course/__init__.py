@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from autograder.course.returns import Returns, ReturnsSyntaxError, parse_returns
 from autograder.errors import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,9 @@ class NotebookSpec:
     extra_credit: int
     functions: tuple[str, ...]
     book_section: str
+    # What each function returns, as the notebook states it (see autograder/course/returns.py); a function
+    # without a declaration is held to no return type.
+    returns: dict[str, Returns] = field(default_factory=dict)
 
     @property
     def filename(self) -> str:
@@ -86,6 +90,7 @@ def load_outline(path: Path) -> AssignmentSpec:
                                 book_section=check_book_section(raw["book_section"], where=where))
         except (KeyError, TypeError) as error:
             raise OutlineError(f"{where}: missing or malformed field {error}") from None
+        spec = NotebookSpec(**{**spec.__dict__, "returns": _returns(raw.get("returns", {}), spec, where)})
         for field in ("points", "extra_credit"):
             value = getattr(spec, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -101,12 +106,30 @@ def load_outline(path: Path) -> AssignmentSpec:
     return AssignmentSpec(name=str(data.get("name", path.stem)), notebooks=tuple(specs))
 
 
+def _returns(raw: object, spec: NotebookSpec, where: str) -> dict[str, Returns]:
+    """The ``returns`` field: a declaration for some of the notebook's functions."""
+    if not isinstance(raw, dict):
+        raise OutlineError(f"{where} ({spec.stem}): returns must map function names to declarations, "
+                           f"like {{\"gram\": \"tensor\"}}")
+    declared = {}
+    for function, text in raw.items():
+        if function not in spec.functions:
+            raise OutlineError(f"{where} ({spec.stem}): returns names {function!r}, which is not in its functions "
+                               f"({', '.join(spec.functions)})")
+        try:
+            declared[function] = parse_returns(text)
+        except ReturnsSyntaxError as error:
+            raise OutlineError(f"{where} ({spec.stem}): returns[{function!r}]: {error}") from None
+    return declared
+
+
 def add_notebook(name: str, spec: NotebookSpec, *, repo: Path = REPO_ROOT) -> Path:
     """Append ``spec`` to the outline of assignment ``name`` in ``repo``; return the outline's path."""
     path = repo / "autograder" / "course" / f"{name}.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     entry = asdict(spec)
     entry["functions"] = list(spec.functions)
+    entry["returns"] = {function: str(declared) for function, declared in spec.returns.items()}
     data["notebooks"].append(entry)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     load_outline(path)  # refuse to leave an outline this module cannot read

@@ -19,13 +19,13 @@ import torch
 
 from autograder.mistakes import matching_mistake
 from autograder.sandbox.client import Ref
-from autograder.sandbox.codec import TensorMeta, tensor_meta
+from autograder.sandbox.codec import ForeignFloat, ForeignInt, TensorMeta, tensor_meta
 from autograder.sandbox.errors import StudentError
 from autograder.sandbox.vocabulary import OWN_CLASS, type_name
 
 __all__ = ["CheckFailed", "ExtraCreditUnavailable", "StudentError", "fail", "not_available",
            "meta", "describe", "expect_tensor", "expect_number", "same_tensor",
-           "matching_variant"]
+           "matching_variant", "tensor_change"]
 
 
 class CheckFailed(AssertionError):
@@ -50,6 +50,9 @@ def describe(value: Any) -> str:
         shown = type_name(meta(value).type_name)
         return shown if shown == OWN_CLASS else f"a {shown}"
     if isinstance(value, Ref):
+        shown = type_name(value.type_name)
+        return shown if shown == OWN_CLASS else f"a {shown}"
+    if isinstance(value, (ForeignInt, ForeignFloat)):  # a NumPy scalar, or another number type
         shown = type_name(value.type_name)
         return shown if shown == OWN_CLASS else f"a {shown}"
     if value is None:
@@ -144,3 +147,31 @@ def expect_number(actual: Any, expected: float, *, what: str, atol: float = 1e-6
         fail(f"{what} should be a number, but returned {describe(actual)}")
     if not math.isclose(float(actual), float(expected), abs_tol=atol, rel_tol=0.0):
         fail(f"{what} returned a wrong value{suffix}")
+
+
+def tensor_change(before: torch.Tensor, now: Any) -> str:
+    """What a call changed about a tensor argument it was given, in words ("its dtype became ..."), or ``""``.
+
+    ``before`` is what the grader sent, ``now`` the argument as the notebook process held it
+    after the call (``nb.call_inspecting``).
+    """
+    if not isinstance(now, torch.Tensor):
+        return "it is no longer a tensor"
+    info = meta(now)
+    if tuple(info.shape) != tuple(before.shape):
+        return f"its shape became {tuple(info.shape)}"
+    if info.dtype != before.dtype:
+        return f"its dtype became {info.dtype}"
+    if torch.device(info.device).type != before.device.type:
+        return f"it was moved to {torch.device(info.device).type}"
+    if info.requires_grad != meta(before).requires_grad:  # meta: a tensor that came back keeps its flag there
+        return "it now requires grad" if info.requires_grad else "it no longer requires grad"
+    if before.device.type != "meta" and not _same_values(before.detach(), now.detach()):
+        return "its values were changed"
+    return ""
+
+
+def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.is_floating_point() or a.is_complex():
+        return bool(torch.allclose(a, b, rtol=0.0, atol=0.0, equal_nan=True))
+    return bool(torch.equal(a, b))

@@ -23,8 +23,9 @@ from autograder.sandbox.errors import (CallTimeout, ChildDied, MissingName, Note
                                        SandboxError, SandboxUnavailable, StudentError)
 from autograder.sandbox.vocabulary import unusable
 
-MARKER_HELP = ("grade(points, *, fn, extra_credit=False): points of this hidden check, "
-               "the student function it is about, and whether it is extra credit")
+MARKER_HELP = ("grade(points, *, fn, extra_credit=False, returns=False): points of this hidden check, "
+               "the student function it is about, whether it is extra credit, and whether it is the check "
+               "that holds the function's results to their exact declared return type")
 
 
 PLUGIN_KEY = pytest.StashKey["GradingPlugin"]()
@@ -42,6 +43,7 @@ class CheckSpec:
     description: str
     points: float
     extra_credit: bool
+    judges_returns: bool = False  # holds results to the exact declared return type
 
 
 @dataclass
@@ -87,7 +89,7 @@ class GradingPlugin:
         # Running the notebook's cells is not part of any check's time budget.
         session = item.funcargs.get("nb") if hasattr(item, "funcargs") else None
         if isinstance(session, StudentNotebook):
-            session.start_check()
+            session.start_check(judges_returns=self.specs[item.nodeid].judges_returns)
         yield
 
     @pytest.hookimpl(tryfirst=True)
@@ -179,6 +181,13 @@ def check_spec(item: pytest.Item) -> CheckSpec:
     if len(marker.args) != 1 or "fn" not in marker.kwargs:
         raise SuiteError(f"{where}: use @pytest.mark.grade(points, fn='name'), got args={marker.args} "
                          f"kwargs={marker.kwargs}")
+    unknown = set(marker.kwargs) - {"fn", "extra_credit", "returns"}
+    if unknown:
+        raise SuiteError(f"{where}: @pytest.mark.grade takes fn=, extra_credit= and returns=; unknown "
+                         f"{', '.join(sorted(unknown))}")
+    for flag in ("extra_credit", "returns"):
+        if not isinstance(marker.kwargs.get(flag, False), bool):
+            raise SuiteError(f"{where}: {flag}= must be True or False, got {marker.kwargs[flag]!r}")
     points = marker.args[0]
     if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
         raise SuiteError(f"{where}: grade points must be a positive number, got {points!r}")
@@ -190,6 +199,7 @@ def check_spec(item: pytest.Item) -> CheckSpec:
         description=doc[0] if doc else item.name,
         points=float(points),
         extra_credit=bool(marker.kwargs.get("extra_credit", False)),
+        judges_returns=bool(marker.kwargs.get("returns", False)),
     )
 
 

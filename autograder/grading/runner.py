@@ -251,8 +251,7 @@ def _open_sessions(submission: Path, assignment: AssignmentSpec, sandbox: Sandbo
             except Exception as error:  # noqa: BLE001 - a file can fail its own notebook, never the submission
                 problem = f"{path.name} could not be read ({type(error).__name__}): submit the notebook file again"
         sessions[spec.stem] = StudentNotebook(stem=spec.stem, sandbox=sandbox, notebook=loaded, problem=problem,
-                                              budget=budget,
-                                              functions=spec.functions)
+                                              budget=budget, functions=spec.functions, returns=spec.returns)
     return sessions, paths
 
 

@@ -20,6 +20,9 @@ from typing import Any, Iterator
 
 import torch
 
+from autograder.course.returns import Returns
+from autograder.grading.contracts import inexact_problem, unusable_problem
+from autograder.grading.judge import CheckFailed, tensor_change
 from autograder.notebooks import LoadedNotebook
 from autograder.sandbox import messages
 from autograder.sandbox.client import CellReport, NotebookProcess, Ref, Sandbox
@@ -28,6 +31,10 @@ from autograder.sandbox.errors import CallTimeout, ChildDied, NotebookUnavailabl
 
 class SuiteBug(Exception):
     """A hidden suite used the notebook wrongly; graded as a grader error, never charged to the student."""
+
+
+class ContractBroken(CheckFailed):
+    """A call's result, or what the call did to its arguments, breaks the function's contract: the check fails."""
 
 
 class BudgetUsedUp(CallTimeout):
@@ -50,8 +57,11 @@ class StudentNotebook:
     """A student's notebook as hidden suites use it (the ``nb`` fixture)."""
 
     def __init__(self, *, stem: str, sandbox: Sandbox, notebook: LoadedNotebook | None, problem: str = "",
-                 functions: tuple[str, ...] = (), budget: SubmissionBudget | None = None) -> None:
+                 functions: tuple[str, ...] = (), budget: SubmissionBudget | None = None,
+                 returns: dict[str, Returns] | None = None) -> None:
         self._stem = stem
+        self._returns = dict(returns or {})
+        self._judging_returns = False  # whether the running check is the one that judges return types
         self._budget = budget
         self._checks_deadline: float | None = None  # set when the first check starts
         self._deadline_reason = ""
@@ -92,8 +102,13 @@ class StudentNotebook:
             self._live_process()
         return self.cell_reports
 
-    def start_check(self) -> None:
-        """Run the notebook if needed, then give the coming check its own time budget."""
+    def start_check(self, *, judges_returns: bool = False) -> None:
+        """Run the notebook if needed, then give the coming check its own time budget.
+
+        ``judges_returns``: the check holds results to the exact declared return type
+        (``@pytest.mark.grade(..., returns=True)``); every check holds them to a usable one.
+        """
+        self._judging_returns = judges_returns
         self.check_deadline = None
         self.last_return: tuple[str, Any] | None = None  # what the check's latest call returned
         with contextlib.suppress(Exception):
@@ -154,11 +169,15 @@ class StudentNotebook:
     # ------------------------------------------------------------ calls
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the student's function ``name``."""
-        with self._located_errors():
-            value = self._live_process().call_name(self._student_name(name), *args, **kwargs)
-        self.last_return = (name, value)
-        return value
+        """Call the student's function ``name``; its result as data, or a :class:`Ref`.
+
+        Before the suite sees the result, the call is held to the function's contract: the
+        tensors it was given must be unchanged afterwards (read back from the notebook
+        process), and the result must be usable as the outline's ``returns`` declares it
+        (exactly that type in the check that judges return types).  Otherwise the check
+        fails here, with the mistake named (:class:`ContractBroken`).
+        """
+        return self.call_inspecting(name, *args, **kwargs)[0]
 
     def call_inspecting(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
         """Call ``name``; return ``(result, args, kwargs)`` with the arguments as the call left them."""
@@ -166,7 +185,27 @@ class StudentNotebook:
             value, positional, keywords = self._live_process().call_inspecting(self._student_name(name), *args,
                                                                                **kwargs)
         self.last_return = (name, value)
+        self._hold_to_contract(name, value, (args, kwargs), (positional, keywords))
         return value, positional, keywords
+
+    def _hold_to_contract(self, name: str, value: Any, sent: tuple[tuple, dict], after: tuple[list, dict]) -> None:
+        changed = changed_argument(sent, after)
+        if changed:
+            label, change = changed
+            advice = ("calling `.requires_grad_()` on it changes the caller's tensor: work on a copy such as "
+                      "`t.detach().clone().requires_grad_()`" if "requires grad" in change else
+                      "compute a new tensor instead: an in-place operation (`+=`, `*=`, `.mul_()`, `.add_()`, "
+                      "`.t_()`, `.resize_()`, `t[...] = `) writes into the caller's tensor")
+            raise ContractBroken(f"`{name}` changed {label} ({change}): leave the tensors it is given as they "
+                                 f"were; {advice}")
+        declared = self._returns.get(name)
+        if declared is None:
+            return
+        problem = unusable_problem(value, declared, devices=devices_sent(sent))
+        if problem is None and self._judging_returns:
+            problem = inexact_problem(value, declared)
+        if problem is not None:
+            raise ContractBroken(f"`{name}` {problem}")
 
     @contextlib.contextmanager
     def _located_errors(self) -> Iterator[None]:
@@ -274,3 +313,59 @@ class StudentNotebook:
         finally:
             with contextlib.suppress(Exception):
                 self._request(messages.restore_machine(), what="a simulated machine")
+
+    @contextlib.contextmanager
+    def simulated_versions(self, *, python: str | None = None, torch_version: str | None = None) -> Iterator[None]:
+        """While the block runs, the notebook process sees these Python and torch versions.
+
+        ``python`` is a final release such as ``"3.9.18"``; ``torch_version`` any version
+        string such as ``"1.13.1"`` or ``"2.4.1+cu121"``; ``None`` keeps the real one.  Every
+        place a version is read from agrees (``sys.version_info``, ``sys.version``,
+        ``platform.python_version()``, ``torch.__version__``, ...; see
+        :mod:`autograder.sandbox.simulated_versions`).  Use it only to test code that
+        *reads* versions; judge the answer against the versions given here.
+        """
+        self._request(messages.simulate_versions(python=python, torch_version=torch_version),
+                      what="simulated versions")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self._request(messages.restore_versions(), what="simulated versions")
+
+
+def changed_argument(sent: tuple[tuple, dict], after: tuple[list, dict]) -> tuple[str, str] | None:
+    """Which tensor argument a call changed and how (``("its 2nd argument", "its dtype became ...")``), or None.
+
+    ``after`` is what the notebook process holds after the call; a malformed read-back
+    (not the same number of arguments) counts as a change.
+    """
+    (args, kwargs), (args_after, kwargs_after) = sent, after
+    if not isinstance(args_after, list) or not isinstance(kwargs_after, dict) or len(args_after) != len(args):
+        return "its arguments", "they did not come back as they were sent"
+    pairs = [(f"its {_ordinal(index + 1)} argument", before, args_after[index]) for index, before in enumerate(args)]
+    pairs += [(f"its argument `{key}`", before, kwargs_after.get(key)) for key, before in kwargs.items()]
+    for label, before, now in pairs:
+        if isinstance(before, torch.Tensor):
+            change = tensor_change(before, now)
+            if change:
+                return label, change
+    return None
+
+
+def devices_sent(sent: tuple[tuple, dict]) -> frozenset[str]:
+    """The device types a call's result may be on: the CPU and every device the call was given."""
+    args, kwargs = sent
+    devices = {"cpu"}
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, torch.Tensor):
+            devices.add(value.device.type)
+        elif isinstance(value, torch.device):
+            devices.add(value.type)
+        elif isinstance(value, str) and value.partition(":")[0] in ("meta", "cuda", "mps"):
+            devices.add(value.partition(":")[0])
+    return frozenset(devices)
+
+
+def _ordinal(number: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(number, f"{number}th")

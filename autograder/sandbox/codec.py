@@ -10,7 +10,8 @@ that owns it and crosses as a reference id.
 Tags::
 
     ("p", value)              None, bool, int, float, str (exact types only)
-    ("n", value, type_name)   another number-like scalar (numpy.float32, ...)
+    ("n", value, type_name)   another number-like scalar (numpy.float32, ...); the grader
+                              decodes it as a ForeignInt/ForeignFloat carrying type_name
     ("t", tensor, claims)     a plain CPU or meta tensor plus what the sender
                               called it (on the wire: the tensor's index in the
                               tensor list; claims: {"type": ..., "grad_fn": ...})
@@ -130,6 +131,28 @@ class RefToken:
     ref_id: int
     type_name: str
     short_repr: str
+
+
+class ForeignInt(int):
+    """An integer that crossed as another type's value (``numpy.int64``): a number, but not a Python int."""
+
+    type_name: str
+
+    def __new__(cls, value: int, type_name: str) -> "ForeignInt":
+        number = super().__new__(cls, value)
+        number.type_name = type_name
+        return number
+
+
+class ForeignFloat(float):
+    """A float that crossed as another type's value (``numpy.float32``): a number, but not a Python float."""
+
+    type_name: str
+
+    def __new__(cls, value: float, type_name: str) -> "ForeignFloat":
+        number = super().__new__(cls, value)
+        number.type_name = type_name
+        return number
 
 
 def type_name(value: Any) -> str:
@@ -430,8 +453,10 @@ def _decode(node: Any, resolve_ref, budget: list[int], depth: int, grad: bool = 
     tag = node[0]
     if tag == "p" and len(node) == 2 and (node[1] is None or type(node[1]) in (bool, int, float, str)):
         return node[1]
-    if tag == "n" and len(node) == 3 and type(node[1]) in (int, float):
-        return node[1]
+    if tag == "n" and len(node) == 3 and type(node[1]) in (int, float) and isinstance(node[2], str):
+        # The grader keeps the sender's word for the type (numpy.int64, ...), so that a contract asking
+        # for a Python int can fail it; the notebook side gets a plain number.
+        return node[1] if grad else (ForeignInt if type(node[1]) is int else ForeignFloat)(node[1], node[2][:200])
     if tag == "t" and len(node) == 3 and type(node[1]) is torch.Tensor and isinstance(node[2], dict):
         return node[1] if grad else _received_tensor(node[1], node[2])
     if tag == "dev" and len(node) == 2 and isinstance(node[1], str):

@@ -25,6 +25,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from autograder.sandbox import cells, codec, messages
 from autograder.sandbox.simulated_hardware import SimulatedMachine
+from autograder.sandbox.simulated_versions import SimulatedVersions
+from autograder.sandbox.stand_in_device import DeviceProbe, StandInRun
 from autograder.sandbox.stand_ins import build_stand_in
 from autograder.sandbox.wire import WireError, recv_message, send_message
 
@@ -106,7 +108,9 @@ class NotebookKernel:
         self.output = _BoundedOutput(output_limit)
         self.reply_limit = reply_limit
         self.machine = SimulatedMachine()
+        self.versions = SimulatedVersions()
         self.replaced_names: dict[str, Any] = {}
+        self.stand_in: tuple[str, StandInRun, Any] | None = None  # (name, run, what the name is bound to)
         self.handlers = {
             "run_cell": self.run_cell,
             "call": self.call,
@@ -125,6 +129,10 @@ class NotebookKernel:
             "restore_names": self.restore_names,
             "simulate_machine": self.simulate_machine,
             "restore_machine": self.restore_machine,
+            "simulate_versions": self.simulate_versions,
+            "restore_versions": self.restore_versions,
+            "stand_in_device": self.stand_in_device,
+            "restore_device": self.restore_device,
         }
         if set(self.handlers) != messages.NOTEBOOK_OPS:  # the two sides of the protocol must agree
             raise RuntimeError(f"notebook operations disagree with autograder.sandbox.messages: "
@@ -301,8 +309,10 @@ class NotebookKernel:
         return {"ok": True}, codec.RefToken(*self._ref_parts(loader))
 
     def make_model(self, header: dict, args: Any):
+        specs = list(header["layers"])
+        probe = bool(specs) and list(specs[0]) == ["device_probe"]  # the stand-in device's probe model
         layers = []
-        for spec in header["layers"]:
+        for spec in specs[1:] if probe else specs:
             if spec[0] == "linear":
                 layers.append(nn.Linear(int(spec[1]), int(spec[2])))
             elif spec[0] == "relu":
@@ -311,7 +321,7 @@ class NotebookKernel:
                 layers.append(_FlipWhen(str(spec[1])))
             else:
                 raise ValueError(f"unknown layer {spec[0]!r}")
-        model = nn.Sequential(*layers)
+        model = DeviceProbe(*layers) if probe else nn.Sequential(*layers)
         if header.get("guard_device"):
             model.register_forward_pre_hook(_refuse_other_devices)
         if args is not None:
@@ -365,6 +375,47 @@ class NotebookKernel:
 
     def restore_machine(self, header: dict, _args: Any):
         self.machine.restore()
+        return {"ok": True}, None
+
+    def stand_in_device(self, header: dict, _args: Any):
+        """Bind the notebook name to its function run on a stand-in device (see stand_in_device)."""
+        self._end_stand_in()
+        name = str(header["name"])
+        if name not in self.namespace:
+            return {"ok": False, "kind": "missing", "message": name}, None
+        model = self._target({"target": header["model"]})
+        loader = self._target({"target": header["loader"]}) if header.get("loader") else None
+        run = StandInRun(function=self.namespace[name], model=model, device=torch.device(str(header["device"])),
+                         already_on_device=[str(part) for part in header.get("already_on_device", ())],
+                         loader=loader)
+        wrapped = run.wrapped()
+        self.stand_in = (name, run, wrapped)
+        self.namespace[name] = wrapped
+        return {"ok": True}, None
+
+    def restore_device(self, header: dict, _args: Any):
+        """Put the notebook name back and the probe off the stand-in; nothing is reported."""
+        self._end_stand_in()
+        return {"ok": True}, None
+
+    def _end_stand_in(self) -> None:
+        if self.stand_in is None:
+            return
+        name, run, wrapped = self.stand_in
+        self.stand_in = None
+        if self.namespace.get(name) is wrapped:
+            self.namespace[name] = run.function
+        run.finish()
+
+    def simulate_versions(self, header: dict, _args: Any):
+        """Tell this process a consistent story about its Python and torch versions (see simulated_versions)."""
+        python, torch_version = header.get("python"), header.get("torch")
+        self.versions.apply(python=None if python is None else str(python),
+                            torch_version=None if torch_version is None else str(torch_version))
+        return {"ok": True}, None
+
+    def restore_versions(self, header: dict, _args: Any):
+        self.versions.restore()
         return {"ok": True}, None
 
 

@@ -94,6 +94,34 @@ def restore_machine() -> dict:
     return {"op": "restore_machine"}
 
 
+def stand_in_device(name: str, *, model: Target, device: str, already_on_device: tuple[str, ...] = (),
+                    loader: Target | None = None) -> dict:
+    """Until ``restore_device``, the notebook function ``name`` runs with ``device`` a stand-in whose
+    tensors keep their data on the CPU, and the trusted probe ``model`` (``make_model`` with a leading
+    ``("device_probe",)``) computes logits that show where its input and parameters were (see
+    :mod:`autograder.sandbox.stand_in_device`).  ``already_on_device``: "model" (the probe's
+    parameters) and "batches" (those of the trusted ``loader``) start on the device."""
+    header = {"op": "stand_in_device", "name": name, "model": model, "device": device,
+              "already_on_device": list(already_on_device)}
+    if loader is not None:
+        header["loader"] = loader
+    return header
+
+
+def restore_device() -> dict:
+    """End ``stand_in_device``; nothing is reported back (the verdict comes from values)."""
+    return {"op": "restore_device"}
+
+
+def simulate_versions(*, python: str | None, torch_version: str | None) -> dict:
+    return {"op": "simulate_versions", "python": python, "torch": torch_version}
+
+
+def restore_versions() -> dict:
+    return {"op": "restore_versions"}
+
+
 NOTEBOOK_OPS = frozenset({"run_cell", "call", "getattr", "items", "len", "has", "state_dict", "load_state_dict",
                           "make_loader", "make_model", "make_view", "read_weights", "write_weights", "substitute",
-                          "restore_names", "simulate_machine", "restore_machine"})
+                          "restore_names", "simulate_machine", "restore_machine",
+                          "simulate_versions", "restore_versions", "stand_in_device", "restore_device"})

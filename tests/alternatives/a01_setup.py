@@ -58,4 +58,21 @@ def environment_report() -> dict:
 ''',
 }
 
-ALTERNATIVES = {"hand_written_versions": _HAND_WRITTEN, "build_and_count": _BUILD_AND_COUNT}
+# Reads the versions from other documented places: each must follow a simulated installation too.
+_OTHER_SOURCES = {
+    "environment_report": '''
+def environment_report() -> dict:
+    python_version = sys.version.split()[0]
+    return {
+        "python": python_version,
+        "torch": torch.version.__version__,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+        "python_ok": sys.version_info[:2] >= (3, 10),
+        "torch_ok": Version(torch.__version__) >= Version("2.0"),
+    }
+''',
+}
+
+ALTERNATIVES = {"hand_written_versions": _HAND_WRITTEN, "build_and_count": _BUILD_AND_COUNT,
+                "other_version_sources": _OTHER_SOURCES}

@@ -32,4 +32,29 @@ def gram(t):
 ''',
 }
 
-ALTERNATIVES = {"matmul_and_views": _CELLS}
+# Other documented spellings; einsum sums in another order (float64 results differ in the last digits).
+_OTHER_FUNCTIONS = {
+    "make_tensors": '''
+def make_tensors():
+    cube = torch.tensor([[[1, 2], [3, 4]], [[5, 6], [7, 8]]])
+    return cube[0, 0, 0].clone(), torch.arange(1, 4), cube[0].clone(), cube
+''',
+    "to_float32": '''
+def to_float32(t):
+    return t.type(torch.float32)
+''',
+    "reshape_to": '''
+def reshape_to(t, rows, cols):
+    return torch.reshape(t.flatten(), (rows, cols))
+''',
+    "transpose": '''
+def transpose(t):
+    return t.permute(1, 0)
+''',
+    "gram": '''
+def gram(t):
+    return torch.einsum("ik,jk->ij", t, t)
+''',
+}
+
+ALTERNATIVES = {"matmul_and_views": _CELLS, "permute_and_einsum": _OTHER_FUNCTIONS}

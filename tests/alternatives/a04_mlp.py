@@ -141,4 +141,51 @@ def save_model(model, path):
 ''',
 }
 
-ALTERNATIVES = {"loops_by_hand": _CELLS, "inference_mode": _INFERENCE_MODE}
+# The book's loop (A.7): it prints every batch's loss with an f-string, then records loss.item().
+_BOOK_LOOP = {
+    "train": '''
+def train(model, loader, epochs=3, lr=0.5):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    num_epochs = epochs
+    losses = []
+    for epoch in range(num_epochs):
+        model.train()
+        for batch_idx, (features, labels) in enumerate(loader):
+            logits = model(features)
+            loss = F.cross_entropy(logits, labels)  # Loss function
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            ### LOGGING
+            print(f"Epoch: {epoch+1:03d}/{num_epochs:03d}"
+                  f" | Batch {batch_idx:03d}/{len(loader):03d}"
+                  f" | Train Loss: {loss:.2f}")
+            losses.append(loss.item())
+    model.eval()
+    return losses
+''',
+}
+
+# Other ways to read a loss back: float() of a CPU copy, .cpu().item(), and CPU tensors kept
+# during the loop and turned into floats at the end.
+_READ_BACK = {
+    "train": '''
+def train(model, loader, epochs=3, lr=0.5):
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    kept, checks = [], []
+    for epoch in range(epochs):
+        for features, labels in loader:
+            loss = F.cross_entropy(model(features), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            checks.append(float(loss.detach().cpu()) - loss.cpu().item())
+            kept.append(loss.detach().cpu())
+    print(f"epochs {epochs}: last loss {kept[-1]:.3f}" if kept else "no batches", sum(checks))
+    return [float(loss) for loss in torch.stack(kept)] if kept else []
+''',
+}
+
+ALTERNATIVES = {"loops_by_hand": _CELLS, "inference_mode": _INFERENCE_MODE, "book_loop": _BOOK_LOOP,
+                "read_back": _READ_BACK}

@@ -1,4 +1,9 @@
-"""Mutants of 02_tensors.ipynb: one typical mistake per variant."""
+"""Mutants of 02_tensors.ipynb: one typical mistake per variant.
+
+Every check calls its function twice with the same arguments and holds both calls to leaving
+their tensor arguments alone, so a function that changes its argument in place, or keeps state
+from one call to the next, loses every check of that function.
+"""
 
 from tests.mutants import Mutant
 
@@ -195,7 +200,9 @@ def gram(t):
 def gram(t):
     return torch.matmul(t.float(), t.float().T)
 '''},
-        loses=frozenset({"test_gram_book_example", "test_gram_keeps_dtype", "test_gram_single_row_or_column"}),
+        # the random matrices include float64 and int64 ones
+        loses=frozenset({"test_gram_book_example", "test_gram_random_matrices", "test_gram_keeps_dtype",
+                         "test_gram_single_row_or_column"}),
     ),
     Mutant(
         name="gram_squeezes",
@@ -224,8 +231,10 @@ def to_float32(t):
     t.data = t.data.to(torch.float32)
     return t
 '''},
-        loses=frozenset({"test_to_float32_random_integers"}),
-        message_contains="changed its input",
+        # every check holds the call to leaving its argument alone
+        loses=frozenset({"test_to_float32_book_example", "test_to_float32_random_integers",
+                         "test_to_float32_from_float64", "test_to_float32_any_shape"}),
+        message_contains="changed its",
     ),
     Mutant(
         name="gram_promotes_int32",
@@ -260,5 +269,98 @@ def transpose(t):
     return t.float().T
 '''},
         loses=frozenset({"test_transpose_book_example", "test_transpose_random_matrices"}),
+    ),
+    Mutant(
+        name="make_tensors_accumulates",
+        defect="appends the tensors to a list made outside the function, so every call returns more of them",
+        cells={"make_tensors": '''
+built = []
+
+def make_tensors():
+    for values in (1, [1, 2, 3], [[1, 2], [3, 4]], [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]):
+        built.append(torch.tensor(values))
+    return tuple(built)
+'''},
+        loses=frozenset({"test_make_tensors_structure", "test_make_tensors_shapes", "test_make_tensors_values",
+                         "test_make_tensors_dtype"}),
+    ),
+    Mutant(
+        name="reshape_with_resize",
+        defect="reshapes with t.resize_(rows, cols), which changes the caller's tensor in place",
+        cells={"reshape_to": '''
+def reshape_to(t, rows, cols):
+    return t.resize_(rows, cols)
+'''},
+        loses=frozenset({"test_reshape_to_book_example", "test_reshape_to_random_matrices",
+                         "test_reshape_to_non_contiguous", "test_reshape_to_keeps_dtype",
+                         "test_reshape_to_any_input_rank"}),
+        message_contains="changed its",
+    ),
+    Mutant(
+        name="reshape_through_float64",
+        defect="passes the elements through float64 and back, which rounds int64 values beyond 2**53",
+        cells={"reshape_to": '''
+def reshape_to(t, rows, cols):
+    return t.double().reshape(rows, cols).to(t.dtype)
+'''},
+        loses=frozenset({"test_reshape_to_random_matrices"}),
+    ),
+    Mutant(
+        name="transpose_in_place",
+        defect="transposes with t.t_(), which turns the caller's matrix around in place",
+        cells={"transpose": '''
+def transpose(t):
+    return t.t_()
+'''},
+        loses=frozenset({"test_transpose_book_example", "test_transpose_random_matrices",
+                         "test_transpose_single_row_or_column"}),
+        message_contains="changed its",
+    ),
+    Mutant(
+        name="transpose_columns_from_flat_view",
+        defect="reads column j as every cols-th element of t.view(-1), which fails for non-contiguous matrices "
+               "and for matrices without columns",
+        cells={"transpose": '''
+def transpose(t):
+    rows, cols = t.shape
+    flat = t.view(-1)
+    return torch.stack([flat[j::cols] for j in range(cols)])
+'''},
+        loses=frozenset({"test_transpose_random_matrices", "test_transpose_single_row_or_column"}),
+    ),
+    Mutant(
+        name="transpose_through_float32",
+        defect="transposes a float32 copy and converts back, which rounds int64 and float64 values",
+        cells={"transpose": '''
+def transpose(t):
+    return t.float().T.to(t.dtype)
+'''},
+        loses=frozenset({"test_transpose_random_matrices"}),
+    ),
+    Mutant(
+        name="gram_through_float32",
+        defect="multiplies float32 copies and converts the product back, which rounds large int64 values and "
+               "the last digits of float64",
+        cells={"gram": '''
+def gram(t):
+    f = t.float()
+    return (f @ f.T).to(t.dtype)
+'''},
+        loses=frozenset({"test_gram_random_matrices"}),
+        message_contains="detour through float32",
+    ),
+    Mutant(
+        name="gram_cached_by_shape",
+        defect="keeps the products in a module-level dict keyed by the shape, so another matrix of the same "
+               "shape gets a stale answer",
+        cells={"gram": '''
+products = {}
+
+def gram(t):
+    if t.shape not in products:
+        products[t.shape] = t @ t.T
+    return products[t.shape]
+'''},
+        loses=frozenset({"test_gram_random_matrices", "test_gram_keeps_dtype"}),
     ),
 ]

@@ -4,6 +4,10 @@ The reference loss calls ``logistic_forward`` and the gradient functions call
 ``logistic_loss``.  The suite judges each function with trusted stand-ins for the
 helpers it calls, so a mistake in the forward pass loses only the forward checks,
 whether the loss calls ``logistic_forward`` (the ``*_in_chain`` mutants) or not.
+
+Every check calls its function twice with the same arguments and holds both calls to leaving
+x1, w1, b and y alone, so a function that changes an argument in place, or keeps state from one
+call to the next, loses every check of that function (less any whose inputs hide it).
 """
 
 from tests.mutants import Mutant
@@ -223,7 +227,6 @@ def backward_gradients(x1, w1, b, y):
         loses=frozenset({"test_backward_gradients_book_example", "test_backward_gradients_random_scalars",
                          "test_backward_gradients_vectors", "test_backward_gradients_float64",
                          "test_backward_gradients_plain_tensors"}),
-        message_contains="returned None",
     ),
     Mutant(
         name="loss_gradients_modifies_inputs",
@@ -235,8 +238,11 @@ def loss_gradients(x1, w1, b, y):
     loss = F.binary_cross_entropy(torch.sigmoid(x1 * w1 + b), y)
     return torch.autograd.grad(loss, [w1, b])
 '''},
-        loses=frozenset({"test_loss_gradients_plain_tensors"}),
-        message_contains="modified its input",
+        # every check holds the call to leaving its arguments alone
+        loses=frozenset({"test_loss_gradients_book_example", "test_loss_gradients_random_scalars",
+                         "test_loss_gradients_vectors", "test_loss_gradients_float64", "test_loss_gradients_exact",
+                         "test_loss_gradients_plain_tensors"}),
+        message_contains="changed its 2nd argument (it now requires grad)",
     ),
     Mutant(
         name="forward_casts_to_float32_in_chain",
@@ -267,5 +273,120 @@ def logistic_loss(x1, w1, b, y):
         loses=frozenset({"test_logistic_loss_vectors", "test_logistic_loss_book_example",
                          "test_logistic_loss_saturated_predictions"}),
         message_contains="one number",
+    ),
+    Mutant(
+        name="forward_in_place",
+        defect="computes z = x1; z *= w1; z += b, which writes the logits into the caller's x1",
+        cells={"logistic_forward": '''
+def logistic_forward(x1, w1, b):
+    z = x1
+    z *= w1
+    z += b
+    return torch.sigmoid(z)
+'''},
+        # the loss and gradient checks use a trusted forward pass, so only the forward checks see it
+        loses=frozenset({"test_logistic_forward_keeps_graph", "test_logistic_forward_random_scalars",
+                         "test_logistic_forward_vectors", "test_logistic_forward_float64"}),
+        message_contains="changed its",
+    ),
+    Mutant(
+        name="forward_float32_inside",
+        defect="computes the prediction in float32 and converts it back, so float64 results have float32 precision",
+        cells={"logistic_forward": '''
+def logistic_forward(x1, w1, b):
+    z = x1.float() * w1.float() + b.float()
+    return torch.sigmoid(z).to(x1.dtype)
+'''},
+        loses=frozenset({"test_logistic_forward_float64"}),
+        message_contains="only as precise as float32",
+    ),
+    Mutant(
+        name="forward_cached_by_x1",
+        defect="keeps the predictions in a module-level dict keyed by the values of x1, ignoring w1 and b",
+        cells={"logistic_forward": '''
+predictions = {}
+
+def logistic_forward(x1, w1, b):
+    key = tuple(x1.reshape(-1).tolist())
+    if key not in predictions:
+        predictions[key] = torch.sigmoid(x1 * w1 + b)
+    return predictions[key]
+'''},
+        # the visible check cell runs first, with the book's x1 and without gradients
+        loses=frozenset({"test_logistic_forward_keeps_graph", "test_logistic_forward_random_scalars"}),
+    ),
+    Mutant(
+        name="loss_logits_in_place",
+        defect="computes the logits with x1.mul_(w1).add_(b), overwriting the caller's x1",
+        cells={"logistic_loss": '''
+def logistic_loss(x1, w1, b, y):
+    logits = x1.mul_(w1).add_(b)
+    return F.binary_cross_entropy(torch.sigmoid(logits), y)
+'''},
+        # the saturated check uses w1 = 1 and b = 0, where x1 * w1 + b is x1 itself
+        loses=frozenset({"test_logistic_loss_book_example", "test_logistic_loss_random_scalars",
+                         "test_logistic_loss_vectors", "test_logistic_loss_float64"}),
+        message_contains="changed its",
+    ),
+    Mutant(
+        name="loss_float32_inside",
+        defect="computes the loss of float32 copies and converts it back, so a float64 loss has float32 precision",
+        cells={"logistic_loss": '''
+def logistic_loss(x1, w1, b, y):
+    prediction = logistic_forward(x1, w1, b)
+    return F.binary_cross_entropy(prediction.float(), y.float()).to(prediction.dtype)
+'''},
+        loses=frozenset({"test_logistic_loss_float64"}),
+    ),
+    Mutant(
+        name="loss_running_mean",
+        defect="averages the new loss with every loss computed before, in a module-level list",
+        cells={"logistic_loss": '''
+history = []
+
+def logistic_loss(x1, w1, b, y):
+    history.append(F.binary_cross_entropy(logistic_forward(x1, w1, b), y))
+    return torch.stack(history).mean()
+'''},
+        # the visible check cells only ever compute the book's loss, which the book check asks for too
+        loses=frozenset({"test_logistic_loss_random_scalars", "test_logistic_loss_vectors",
+                         "test_logistic_loss_float64", "test_logistic_loss_saturated_predictions"}),
+    ),
+    Mutant(
+        name="backward_on_caller_tensors",
+        defect="calls requires_grad_() on the caller's w1 and b and reads their .grad instead of using copies",
+        cells={"backward_gradients": '''
+def backward_gradients(x1, w1, b, y):
+    w1.requires_grad_(True)
+    b.requires_grad_(True)
+    loss = logistic_loss(x1, w1, b, y)
+    loss.backward()
+    return w1.grad, b.grad
+'''},
+        loses=frozenset({"test_backward_gradients_book_example", "test_backward_gradients_random_scalars",
+                         "test_backward_gradients_vectors", "test_backward_gradients_float64",
+                         "test_backward_gradients_plain_tensors"}),
+        message_contains="changed its 2nd argument (it now requires grad)",
+    ),
+    Mutant(
+        name="backward_reuses_leaf_copies",
+        defect="keeps the leaf copies of parameters it has seen in a module-level dict and never resets their "
+               ".grad, so a repeated call adds the new gradients to the old ones",
+        cells={"backward_gradients": '''
+leaves = {}
+
+def backward_gradients(x1, w1, b, y):
+    key = (tuple(w1.reshape(-1).tolist()), tuple(b.reshape(-1).tolist()), w1.dtype)
+    if key not in leaves:
+        leaves[key] = (w1.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True))
+    w, bias = leaves[key]
+    loss = logistic_loss(x1, w, bias, y)
+    loss.backward()
+    return w.grad.clone(), bias.grad.clone()
+'''},
+        loses=frozenset({"test_backward_gradients_book_example", "test_backward_gradients_random_scalars",
+                         "test_backward_gradients_vectors", "test_backward_gradients_float64",
+                         "test_backward_gradients_plain_tensors"}),
+        message_contains="called again with the same arguments",
     ),
 ]

@@ -25,7 +25,7 @@ _BOOK_LAYERS = ("nn.Linear(num_inputs, 30), nn.ReLU(), nn.Linear(30, 20), nn.ReL
                 "nn.Linear(20, num_outputs),")
 
 _TRAIN = '''
-def train(model, loader, epochs=3, lr=0.5):
+def train(model, loader, epochs={default_epochs}, lr={default_lr}):
     optimizer = torch.optim.SGD(model.parameters(), lr={lr})
     losses = []
     for epoch in range({epochs}):
@@ -42,12 +42,13 @@ def train(model, loader, epochs=3, lr=0.5):
 
 
 def _train(*, lr="lr", epochs="epochs", loss="F.cross_entropy(logits, labels)",
-           zero_grad="optimizer.zero_grad()", record="loss.item()") -> str:
-    return _TRAIN.format(lr=lr, epochs=epochs, loss=loss, zero_grad=zero_grad, record=record)
+           zero_grad="optimizer.zero_grad()", record="loss.item()", default_epochs="3", default_lr="0.5") -> str:
+    return _TRAIN.format(lr=lr, epochs=epochs, loss=loss, zero_grad=zero_grad, record=record,
+                         default_epochs=default_epochs, default_lr=default_lr)
 
 
-_LOADERS = '''
-def make_loaders(X_train, y_train, X_test, y_test, batch_size=2, seed=123):
+_LOADERS = '''{before}
+def make_loaders(X_train, y_train, X_test, y_test, batch_size={default_batch_size}, seed={default_seed}):
     {setup}
     train_loader = DataLoader(ToyDataset(X_train, y_train), batch_size=batch_size, shuffle={train_shuffle},
                               {generator}drop_last={drop_last})
@@ -58,9 +59,11 @@ def make_loaders(X_train, y_train, X_test, y_test, batch_size=2, seed=123):
 
 def _loaders(*, setup="pass", train_shuffle="True",
              generator="generator=torch.Generator().manual_seed(seed), ",
-             drop_last="True", test_shuffle="False", test_extra="") -> str:
+             drop_last="True", test_shuffle="False", test_extra="", before="", default_batch_size="2",
+             default_seed="123") -> str:
     return _LOADERS.format(setup=setup, train_shuffle=train_shuffle, generator=generator,
-                           drop_last=drop_last, test_shuffle=test_shuffle, test_extra=test_extra)
+                           drop_last=drop_last, test_shuffle=test_shuffle, test_extra=test_extra, before=before,
+                           default_batch_size=default_batch_size, default_seed=default_seed)
 
 
 MUTANTS = [
@@ -151,7 +154,7 @@ class ToyDataset(Dataset):
 '''},
         # make_loaders builds on ToyDataset, so its loaders see too few examples as well
         loses=frozenset({"test_ToyDataset_len", "test_make_loaders_train_order", "test_make_loaders_drop_last",
-                         "test_make_loaders_test_loader", "test_make_loaders_defaults"}),
+                         "test_make_loaders_test_loader"}),
         message_contains="number of features",
     ),
     Mutant(
@@ -170,14 +173,15 @@ class ToyDataset(Dataset):
         return len(self.labels)
 '''},
         loses=frozenset({"test_ToyDataset_getitem", "test_make_loaders_train_order",
-                         "test_make_loaders_test_loader", "test_make_loaders_defaults"}),
+                         "test_make_loaders_test_loader"}),
         message_contains="(label, features)",
     ),
     Mutant(
         name="loaders_global_seed",
         defect="The training loader is shuffled with a global torch.manual_seed instead of a seeded generator.",
         cells={"make_loaders": _loaders(setup="torch.manual_seed(seed)", generator="")},
-        loses=frozenset({"test_make_loaders_train_order", "test_make_loaders_defaults"}),
+        # the global RNG is shared: a second loader made before the first is iterated changes its order
+        loses=frozenset({"test_make_loaders_train_order", "test_make_loaders_no_shared_state"}),
         message_contains="torch.Generator().manual_seed(seed)",
     ),
     Mutant(
@@ -190,7 +194,7 @@ class ToyDataset(Dataset):
         name="loaders_train_not_shuffled",
         defect="The training loader does not shuffle.",
         cells={"make_loaders": _loaders(train_shuffle="False", generator="")},
-        loses=frozenset({"test_make_loaders_train_order", "test_make_loaders_defaults"}),
+        loses=frozenset({"test_make_loaders_train_order"}),
         message_contains="shuffle=True",
     ),
     Mutant(
@@ -369,9 +373,7 @@ def count_parameters(model):
     Mutant(
         name="loaders_fixed_batch_size",
         defect="make_loaders always uses batches of 2, whatever batch_size is passed.",
-        cells={"make_loaders": _LOADERS.format(
-            setup="pass", train_shuffle="True", generator="generator=torch.Generator().manual_seed(seed), ",
-            drop_last="True", test_shuffle="False", test_extra="").replace("batch_size=batch_size", "batch_size=2")},
+        cells={"make_loaders": _loaders().replace("batch_size=batch_size", "batch_size=2")},
         loses=frozenset({"test_make_loaders_train_order", "test_make_loaders_drop_last",
                          "test_make_loaders_test_loader"}),
         message_contains="batch_size",
@@ -379,9 +381,7 @@ def count_parameters(model):
     Mutant(
         name="train_never_sets_training_mode",
         defect="train never calls model.train(), so a model in evaluation mode is trained in evaluation mode.",
-        cells={"train": _TRAIN.replace("        model.train()\n", "").format(
-            lr="lr", epochs="epochs", loss="F.cross_entropy(logits, labels)", zero_grad="optimizer.zero_grad()",
-            record="loss.item()")},
+        cells={"train": _train().replace("        model.train()\n", "")},
         loses=frozenset({"test_train_sets_training_mode"}),
         message_contains="model.train()",
     ),
@@ -467,5 +467,95 @@ def save_model(model, path):
 '''},
         loses=frozenset({"test_save_model_writes_state_dict"}),
         message_contains="did not write a file at the path",
+    ),
+    Mutant(
+        name="loaders_default_batch_size_4",
+        defect="make_loaders' signature says batch_size=4 instead of batch_size=2.",
+        cells={"make_loaders": _loaders(default_batch_size="4")},
+        loses=frozenset({"test_make_loaders_defaults"}),
+        message_contains="batch_size=2",
+    ),
+    Mutant(
+        name="loaders_default_seed_0",
+        defect="make_loaders' signature says seed=0 instead of seed=123.",
+        cells={"make_loaders": _loaders(default_seed="0")},
+        loses=frozenset({"test_make_loaders_defaults"}),
+        message_contains="seed=123",
+    ),
+    Mutant(
+        name="loaders_module_generator",
+        defect="One generator made at module level is re-seeded and handed to every training loader, so two "
+               "loaders share its state.",
+        cells={"make_loaders": _loaders(before="\n_GENERATOR = torch.Generator()\n",
+                                        setup="_GENERATOR.manual_seed(seed)", generator="generator=_GENERATOR, ")},
+        loses=frozenset({"test_make_loaders_no_shared_state"}),
+        message_contains="share a random generator",
+    ),
+    Mutant(
+        name="loaders_module_generator_seeded_once",
+        defect="One generator, seeded with 123 once at module level, is handed to every training loader.",
+        cells={"make_loaders": _loaders(before="\n_G = torch.Generator().manual_seed(123)\n",
+                                        generator="generator=_G, ")},
+        loses=frozenset({"test_make_loaders_train_order", "test_make_loaders_no_shared_state"}),
+        message_contains="same seed",
+    ),
+    Mutant(
+        name="loaders_global_rng_seeded_at_import",
+        defect="The global RNG is seeded once when the cell runs; the training loader shuffles with it.",
+        cells={"make_loaders": _loaders(before="\ntorch.manual_seed(123)\n", generator="")},
+        loses=frozenset({"test_make_loaders_train_order", "test_make_loaders_no_shared_state"}),
+        message_contains="same seed",
+    ),
+    Mutant(
+        name="train_default_lr_0_1",
+        defect="train's signature says lr=0.1 instead of lr=0.5.",
+        cells={"train": _train(default_lr="0.1")},
+        loses=frozenset({"test_train_defaults"}),
+        message_contains="lr=0.5",
+    ),
+    Mutant(
+        name="train_default_epochs_5",
+        defect="train's signature says epochs=5 instead of epochs=3.",
+        cells={"train": _train(default_epochs="5")},
+        loses=frozenset({"test_train_defaults"}),
+        message_contains="epochs=3",
+    ),
+    Mutant(
+        name="train_shared_losses_default",
+        defect="train records into a default argument losses=[], shared by every call.",
+        cells={"train": _train().replace("lr=0.5):", "lr=0.5, losses=[]):").replace("    losses = []\n", "")},
+        # every call returns what the calls before it recorded too (the notebook's own check cell made the first)
+        loses=frozenset({"test_train_returns_float_losses", "test_train_losses_match_reference",
+                         "test_train_defaults", "test_train_sets_training_mode"}),
+        message_contains="keep no state",
+    ),
+    Mutant(
+        name="count_parameters_module_total",
+        defect="count_parameters adds up into a module-level list, so every call adds to the previous ones.",
+        cells={"count_parameters": '''
+_COUNTED = []
+
+def count_parameters(model):
+    _COUNTED.extend(p.numel() for p in model.parameters() if p.requires_grad)
+    return sum(_COUNTED)
+'''},
+        # every answer after the first is off, so every check of the function fails
+        loses=frozenset({"test_count_parameters_book_examples", "test_count_parameters_random_models",
+                         "test_count_parameters_skips_frozen", "test_count_parameters_returns_int"}),
+        message_contains="keep no state",
+    ),
+    Mutant(
+        name="load_model_one_shared_model",
+        defect="load_model builds one NeuralNetwork the first time and loads every later file into it.",
+        cells={"load_model": '''
+_LOADED = {}
+
+def load_model(path, num_inputs, num_outputs):
+    model = _LOADED.setdefault((num_inputs, num_outputs), NeuralNetwork(num_inputs, num_outputs))
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model
+'''},
+        loses=frozenset({"test_load_model_restores_weights"}),
+        message_contains="build a new NeuralNetwork in every call",
     ),
 ]

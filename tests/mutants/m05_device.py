@@ -5,7 +5,7 @@ from tests.mutants import Mutant
 NOTEBOOK = "05_device"
 
 _TRAIN = '''
-def train_on_device(model, loader, device, epochs=3, lr=0.5):
+def train_on_device(model, loader, device, epochs={epochs}, lr=0.5):
     {move_model}
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
@@ -13,19 +13,24 @@ def train_on_device(model, loader, device, epochs=3, lr=0.5):
         model.train()
         for features, labels in loader:
             {move_batch}
-            loss = F.cross_entropy(model(features), labels)
+            logits = model(features)
+            {after_forward}
+            loss = F.cross_entropy(logits, labels)
             {zero_grad}
             loss.backward()
             optimizer.step()
             losses.append({record})
+    {after_training}
     return losses
 '''
 
 
 def _train(*, move_model="model = model.to(device)",
            move_batch="features, labels = features.to(device), labels.to(device)",
-           zero_grad="optimizer.zero_grad()", record="loss.item()") -> str:
-    return _TRAIN.format(move_model=move_model, move_batch=move_batch, zero_grad=zero_grad, record=record)
+           zero_grad="optimizer.zero_grad()", record="loss.item()", epochs="3", after_forward="pass",
+           after_training="pass") -> str:
+    return _TRAIN.format(move_model=move_model, move_batch=move_batch, zero_grad=zero_grad, record=record,
+                         epochs=epochs, after_forward=after_forward, after_training=after_training)
 
 
 MUTANTS = [
@@ -173,5 +178,47 @@ def get_device():
     return torch.device("cpu")
 '''},
         loses=frozenset({"test_get_device_cpu"}),
+    ),
+    Mutant(
+        name="train_epochs_default_5",
+        defect="train_on_device's signature says epochs=5 instead of epochs=3.",
+        cells={"train_on_device": _train(epochs="5")},
+        loses=frozenset({"test_train_on_device_defaults"}),
+        message_contains="epochs=3",
+    ),
+    Mutant(
+        name="train_model_moved_after_training",
+        defect="train_on_device moves the model to the device only after the training loop.",
+        cells={"train_on_device": _train(move_model="pass", after_training="model = model.to(device)")},
+        loses=frozenset({"test_train_on_device_moves_model"}),
+        message_contains="model.to(device)",
+    ),
+    Mutant(
+        name="train_model_moved_after_first_forward",
+        defect="train_on_device moves the model inside the loop, after the forward pass of each batch.",
+        cells={"train_on_device": _train(move_model="pass", after_forward="model.to(device)")},
+        loses=frozenset({"test_train_on_device_moves_model"}),
+    ),
+    Mutant(
+        name="train_batches_moved_after_forward",
+        defect="train_on_device moves each batch to the device after the model has already run on it.",
+        cells={"train_on_device": _train(
+            move_batch="pass", after_forward="features, labels = features.to(device), labels.to(device)")},
+        loses=frozenset({"test_train_on_device_moves_batches"}),
+        message_contains="before calling the model",
+    ),
+    Mutant(
+        name="train_batch_moves_not_kept",
+        defect="train_on_device calls .to(device) on the batch but keeps the tensors it already had, as if .to "
+               "worked in place.",
+        cells={"train_on_device": _train(move_batch="features.to(device); labels.to(device)")},
+        loses=frozenset({"test_train_on_device_moves_batches"}),
+    ),
+    Mutant(
+        name="train_labels_moved_features_stay",
+        defect="train_on_device moves the labels of each batch but not the features.",
+        cells={"train_on_device": _train(move_batch="labels = labels.to(device)")},
+        loses=frozenset({"test_train_on_device_moves_batches"}),
+        message_contains="when the model saw them",
     ),
 ]

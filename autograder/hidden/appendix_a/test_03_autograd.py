@@ -9,15 +9,20 @@ Each function is judged on its own: while the loss is checked, the notebook's
 ``logistic_forward`` is a trusted stand-in (``nb.substituted``), and while the gradients
 are checked, ``logistic_forward`` and ``logistic_loss`` both are.  A mistake in the
 forward pass then costs the forward pass's checks only.
+
+Every call goes through :func:`_arguments.call_twice`: the function is called twice with
+the same arguments, each call must leave x1, w1, b and y as they were (values, dtype,
+shape, requires_grad), and the two answers must be the same (no state kept between calls).
+float64 results are held to float64 precision, not just to the float64 dtype.
 """
 
 from __future__ import annotations
-
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from _arguments import call_twice
 from autograder.grading.judge import describe, expect_tensor, fail, matching_variant, meta
 
 NOTEBOOK = "03_autograd"
@@ -26,6 +31,10 @@ ATOL = 1e-5      # float32 results computed with the same operations agree far b
 RTOL = 1e-4
 BOOK_ATOL = 1e-4
 PRECISE_ATOL = 1e-12  # float64 autograd is exact to ~1e-16; finite differences are off by ~1e-10
+FLOAT64_ATOL, FLOAT64_RTOL = 1e-12, 1e-10  # float64 forward passes and losses; a float32 detour is off by ~1e-8
+
+PARAMETERS = {"logistic_forward": ("x1", "w1", "b"), "logistic_loss": ("x1", "w1", "b", "y"),
+              "loss_gradients": ("x1", "w1", "b", "y"), "backward_gradients": ("x1", "w1", "b", "y")}
 
 
 def _float(rng: torch.Generator, low: float, high: float) -> float:
@@ -73,14 +82,15 @@ FOR_LOSS = {"logistic_forward": FORWARD_STAND_IN}
 FOR_GRADIENTS = {"logistic_forward": FORWARD_STAND_IN, "logistic_loss": LOSS_STAND_IN}
 
 
-def _call(nb, fn: str, *inputs, inspecting: bool = False):
-    """Call ``fn`` with trusted stand-ins for the helpers it may call (see the module docstring)."""
+def _call(nb, fn: str, *inputs):
+    """Call ``fn`` twice, with trusted stand-ins for the helpers it may call (see the module docstring);
+    both calls must leave the inputs as they were and give the same answer."""
     stand_ins = {"logistic_loss": FOR_LOSS, "loss_gradients": FOR_GRADIENTS,
                  "backward_gradients": FOR_GRADIENTS}.get(fn)
     if not stand_ins:
-        return nb.call_inspecting(fn, *inputs) if inspecting else nb.call(fn, *inputs)
+        return call_twice(nb, fn, *inputs, names=PARAMETERS[fn])
     with nb.substituted(stand_ins):
-        return nb.call_inspecting(fn, *inputs) if inspecting else nb.call(fn, *inputs)
+        return call_twice(nb, fn, *inputs, names=PARAMETERS[fn])
 
 
 def ref_forward(x1, w1, b):
@@ -106,17 +116,21 @@ def _dtype_of_a_real_answer(result, want: torch.Tensor, fn: str, advice: str) ->
         fail(f"{fn} returned dtype {meta(result).dtype} for {want.dtype} inputs; {advice}")
     if matching_variant(result, {"": want}, atol=1e-4, rtol=1e-3) is None:
         fail(f"{fn} returned the right dtype but wrong values for {want.dtype} inputs (see the other checks)")
+    if want.dtype == torch.float64 and matching_variant(result, {"": want}, atol=FLOAT64_ATOL,
+                                                        rtol=FLOAT64_RTOL) is None:
+        fail(f"{fn} returned float64 values that are only as precise as float32: compute in the inputs' "
+             "dtype all the way (no detour through float32 or Python numbers)")
 
 
 # ------------------------------------------------------------------ logistic_forward
 
 
-@pytest.mark.grade(1, fn="logistic_forward")
+@pytest.mark.grade(1, fn="logistic_forward", returns=True)
 def test_logistic_forward_keeps_graph(nb):
     """The book's example with w1 and b requiring gradients: the prediction is right and part of the graph."""
     x1, w1, b, _ = _book()
     w1, b = w1.clone().requires_grad_(True), b.clone().requires_grad_(True)
-    result = nb.call("logistic_forward", x1, w1, b)
+    result = _call(nb, "logistic_forward", x1, w1, b)
     expect_tensor(result, ref_forward(x1, w1, b).detach(), what="logistic_forward(x1, w1, b)",
                   atol=ATOL, rtol=RTOL, hint="apply torch.sigmoid to x1 * w1 + b")
     if not meta(result).requires_grad:
@@ -127,10 +141,12 @@ def test_logistic_forward_keeps_graph(nb):
 
 @pytest.mark.grade(1, fn="logistic_forward")
 def test_logistic_forward_random_scalars(nb, rng):
-    """Random 0-d inputs with a nonzero bias."""
-    for _ in range(3):
-        x1, w1, b, _ = _scalars(rng)
-        expect_tensor(nb.call("logistic_forward", x1, w1, b), ref_forward(x1, w1, b),
+    """Random 0-d inputs with a nonzero bias, one x1 twice with another weight and bias."""
+    cases = [_scalars(rng)[:3] for _ in range(3)]
+    _, other_w1, other_b, _ = _scalars(rng)
+    cases.append((cases[0][0], other_w1, other_b))  # a prediction depends on all three inputs
+    for x1, w1, b in cases:
+        expect_tensor(_call(nb, "logistic_forward", x1, w1, b), ref_forward(x1, w1, b),
                       what="logistic_forward(x1, w1, b) for random 0-d tensors", atol=ATOL, rtol=RTOL,
                       hint="compute sigmoid(x1 * w1 + b), bias included")
 
@@ -139,16 +155,16 @@ def test_logistic_forward_random_scalars(nb, rng):
 def test_logistic_forward_vectors(nb, rng):
     """A vector of samples x1 with one weight and one bias: one probability per sample."""
     x1, w1, b, _ = _vectors(rng)
-    expect_tensor(nb.call("logistic_forward", x1, w1, b), ref_forward(x1, w1, b),
+    expect_tensor(_call(nb, "logistic_forward", x1, w1, b), ref_forward(x1, w1, b),
                   what="logistic_forward(x1, w1, b) for a vector x1", atol=ATOL, rtol=RTOL,
                   hint="compute sigmoid(x1 * w1 + b) element-wise")
 
 
 @pytest.mark.grade(1, fn="logistic_forward")
 def test_logistic_forward_float64(nb, rng):
-    """float64 inputs give a float64 result."""
+    """float64 inputs give a float64 result, precise to float64."""
     for x1, w1, b, _ in (_scalars(rng, torch.float64), _vectors(rng, torch.float64)):
-        result = nb.call("logistic_forward", x1, w1, b)
+        result = _call(nb, "logistic_forward", x1, w1, b)
         _dtype_of_a_real_answer(result, ref_forward(x1, w1, b), "logistic_forward",
                                 "compute with the inputs' dtype (do not convert or build new tensors)")
 
@@ -156,7 +172,7 @@ def test_logistic_forward_float64(nb, rng):
 # ------------------------------------------------------------------ logistic_loss
 
 
-@pytest.mark.grade(1, fn="logistic_loss")
+@pytest.mark.grade(1, fn="logistic_loss", returns=True)
 def test_logistic_loss_book_example(nb):
     """The book's example: the loss is a 0-d tensor."""
     x1, w1, b, y = _book()
@@ -167,9 +183,11 @@ def test_logistic_loss_book_example(nb):
 
 @pytest.mark.grade(1, fn="logistic_loss")
 def test_logistic_loss_random_scalars(nb, rng):
-    """Random 0-d inputs with label 0 and with label 1."""
-    for label in (0.0, 1.0, float(_int(rng, 0, 1))):
-        x1, w1, b, y = _scalars(rng, label=label)
+    """Random 0-d inputs with label 0 and with label 1, one prediction against both labels."""
+    cases = [_scalars(rng, label=label) for label in (0.0, 1.0, float(_int(rng, 0, 1)))]
+    x1, w1, b, y = cases[0]
+    cases.append((x1, w1, b, 1.0 - y))  # a loss depends on the label too
+    for x1, w1, b, y in cases:
         expect_tensor(_call(nb, "logistic_loss", x1, w1, b, y), ref_loss(x1, w1, b, y),
                       what="logistic_loss(x1, w1, b, y) for random 0-d tensors", atol=ATOL, rtol=RTOL,
                       hint="use the binary cross-entropy of sigmoid(x1 * w1 + b) against y (for y = 0 too)")
@@ -193,7 +211,7 @@ def test_logistic_loss_vectors(nb, rng):
 
 @pytest.mark.grade(1, fn="logistic_loss")
 def test_logistic_loss_float64(nb, rng):
-    """float64 inputs give a float64 loss."""
+    """float64 inputs give a float64 loss, precise to float64."""
     for x1, w1, b, y in (_scalars(rng, torch.float64), _vectors(rng, torch.float64)):
         result = _call(nb, "logistic_loss", x1, w1, b, y)
         want = ref_loss(x1, w1, b, y)
@@ -283,13 +301,7 @@ def _expect_float64(nb, fn: str, rng) -> None:
 
 def _expect_plain(nb, fn: str, rng) -> None:
     for inputs in (_book(), _vectors(rng)):
-        returned, after, _ = _call(nb, fn, *inputs, inspecting=True)
-        for name, before, now in zip(("x1", "w1", "b", "y"), inputs, after):
-            if not isinstance(now, torch.Tensor) or meta(now).requires_grad or meta(now).dtype != before.dtype \
-                    or not torch.equal(now.detach(), before):
-                fail(f"{fn} modified its input {name} in place (it now requires grad or has other values): "
-                     "leave the inputs alone and differentiate a copy, e.g. w1.detach().clone().requires_grad_()")
-        result = _pair(returned, fn)
+        result = _pair(_call(nb, fn, *inputs), fn)  # the inputs left alone: every call is held to it
         for name, grad in zip(("dL/dw1", "dL/db"), result):
             if not isinstance(grad, torch.Tensor):
                 fail(f"{fn} should return tensors, but {name} is {describe(grad)}")
@@ -343,9 +355,9 @@ def test_loss_gradients_exact(nb, rng):
                                         "approximating them (finite differences are close but not exact)")
 
 
-@pytest.mark.grade(1, fn="loss_gradients")
+@pytest.mark.grade(1, fn="loss_gradients", returns=True)
 def test_loss_gradients_plain_tensors(nb, rng):
-    """The gradients come back as plain tensors without a computation graph; the inputs are left untouched."""
+    """The gradients come back as plain tensors without a computation graph."""
     _expect_plain(nb, "loss_gradients", rng)
 
 
@@ -380,7 +392,7 @@ def test_backward_gradients_float64(nb, rng):
     _expect_float64(nb, "backward_gradients", rng)
 
 
-@pytest.mark.grade(1, fn="backward_gradients")
+@pytest.mark.grade(1, fn="backward_gradients", returns=True)
 def test_backward_gradients_plain_tensors(nb, rng):
     """The gradients come back as plain tensors without a computation graph."""
     _expect_plain(nb, "backward_gradients", rng)

@@ -3,6 +3,10 @@
 Training loops, accuracy and parameter counting are checked on trusted models and
 loaders built in the notebook process (``nb.make_model`` / ``nb.make_loader``), so a
 mistake in ``NeuralNetwork`` or ``make_loaders`` does not cost those points twice.
+
+Every default in a signature is checked by leaving it out and comparing with a call that
+gives it; every function called twice on the same input must give the same answer (a
+module-level generator, list or counter carries state from one call to the next).
 """
 
 from __future__ import annotations
@@ -62,6 +66,14 @@ def _as_mapping(value, what: str) -> dict:
     if isinstance(value, dict):
         return value
     fail(f"{what} is not a dictionary of tensors (a state_dict)")
+
+
+def _same_number(first, second) -> bool:
+    """Whether two answers are the same number (nan equal to nan), or both not numbers."""
+    a, b = as_float(first), as_float(second)
+    if a is None or b is None:
+        return (a is None) == (b is None)
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 def _small_net(rng: torch.Generator, num_features: int, num_classes: int) -> list[tuple]:
@@ -277,10 +289,14 @@ def _expect_count(value, layers: list[tuple], expected: int, what: str, frozen: 
 
 @pytest.mark.grade(1, fn="count_parameters")
 def test_count_parameters_book_examples(nb):
-    """count_parameters gives 2213 for the book's (50, 3) network and 752 for (2, 2)."""
+    """count_parameters gives 2213 for the book's (50, 3) network and 752 for (2, 2), call after call."""
     for sizes, expected in (((50, 3), 2213), ((2, 2), 752)):
         layers = mlp_layers(*sizes)
-        value = _count(nb, nb.make_model(layers))
+        model = nb.make_model(layers)
+        value = _count(nb, model)
+        if not _same_number(value, _count(nb, model)):
+            fail("count_parameters gave two different answers for the same model: keep no state between "
+                 "calls (add up into a local variable, not a module-level one)")
         _expect_count(value, layers, expected, f"count_parameters of the {sizes[0]}-30-20-{sizes[1]} network")
 
 
@@ -312,7 +328,7 @@ def test_count_parameters_skips_frozen(nb, rng):
     _expect_count(value, layers, expected, "count_parameters of a partly frozen model", frozen=2)
 
 
-@pytest.mark.grade(1, fn="count_parameters")
+@pytest.mark.grade(1, fn="count_parameters", returns=True)
 def test_count_parameters_returns_int(nb, rng):
     """count_parameters returns a Python int (of the right count, or of a mistake the other checks name)."""
     layers = mlp_layers(*_sizes(rng))
@@ -343,10 +359,11 @@ def test_ToyDataset_len(nb, rng):
 
 @pytest.mark.grade(2, fn="ToyDataset")
 def test_ToyDataset_getitem(nb, rng):
-    """dataset[i] returns the pair (features[i], labels[i])."""
+    """dataset[i] returns the pair (features[i], labels[i]), also once another dataset has been made."""
     n = _int(rng, 3, 12)
     X, y = random_classification(rng, n, _int(rng, 2, 4), 3)
     dataset = nb.call("ToyDataset", X, y)
+    nb.call("ToyDataset", X.flip(0) + 1, (y + 1) % 3)  # a second dataset (kept in the notebook process)
     for index in (0, _int(rng, 1, n - 2), n - 1):
         item = dataset.method("__getitem__", index)
         if not isinstance(item, (tuple, list)) or len(item) != 2:
@@ -355,6 +372,9 @@ def test_ToyDataset_getitem(nb, rng):
         if isinstance(first, torch.Tensor) and first.dim() == 0 and isinstance(second, torch.Tensor) \
                 and second.dim() == 1:
             fail("dataset[i] returned (label, features): return the features first, then the label")
+        if same_tensor(first, X.flip(0)[index] + 1) and not same_tensor(first, X[index]):
+            fail("a ToyDataset returned the examples of a ToyDataset made after it: keep features and labels "
+                 "on the instance (self.features = features), not on the class")
         expect_tensor(first, X[index], what="dataset[i][0] (the features of example i)")
         expect_tensor(second, y[index], what="dataset[i][1] (the label of example i)")
 
@@ -391,7 +411,7 @@ def _same_batches(found, expected) -> bool:
         torch.equal(f[0], e[0]) and torch.equal(f[1], e[1]) for f, e in zip(found, expected))
 
 
-@pytest.mark.grade(2, fn="make_loaders")
+@pytest.mark.grade(1, fn="make_loaders", returns=True)
 def test_make_loaders_train_order(nb, rng):
     """The training loader shuffles with torch.Generator().manual_seed(seed)."""
     for batch_size in _batch_sizes(rng):
@@ -469,16 +489,101 @@ def _test_loader(nb, rng, batch_size: int) -> None:
         fail("the test batches should be consecutive slices of batch_size examples of (X_test, y_test)")
 
 
+def _other_seed(rng: torch.Generator, *taken: int) -> int:
+    """A random seed other than the default 123 and the seeds ``taken``."""
+    seed = _int(rng, 0, 10_000)
+    while seed == 123 or seed in taken:
+        seed += 1
+    return seed
+
+
+def _two_loaders(value) -> tuple[Ref, Ref]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(isinstance(part, Ref) for part in value):
+        fail("make_loaders should return the pair (train_loader, test_loader)")
+    return value[0], value[1]
+
+
+def _loaders_batches(nb, data, **kwargs) -> tuple[list, list]:
+    """The batches of both loaders of one make_loaders call, each loader iterated once, right away."""
+    train, test = _two_loaders(nb.call("make_loaders", *data, **kwargs))
+    return _batches(train, "training loader"), _batches(test, "test loader")
+
+
+def _same_loaders(found: tuple[list, list], wanted: tuple[list, list]) -> bool:
+    return all(len(f) == len(w) and _same_batches(f, w) for f, w in zip(found, wanted))
+
+
+def _batch_sizes_of(batches: tuple[list, list]) -> list[list[int]]:
+    return [[len(labels) for _, labels in loader] for loader in batches]
+
+
+_LOADER_DEFAULTS = {"batch_size": 2, "seed": 123}
+
+
 @pytest.mark.grade(1, fn="make_loaders")
 def test_make_loaders_defaults(nb, rng):
-    """Without extra arguments make_loaders uses batch_size=2 and seed=123, as in the book."""
-    X_train, y_train, X_test, y_test = _loader_data(rng, 2)
-    train, _ = nb.call("make_loaders", X_train, y_train, X_test, y_test)
-    found = _batches(train, "training loader")
-    expected = reference_loader_batches(X_train, y_train, 2, shuffle=True, seed=123, drop_last=True)
-    if not _same_batches(found, expected):
-        fail("with the default arguments the training batches differ from batch_size=2 and a "
-             "generator seeded with 123: check the defaults batch_size=2, seed=123")
+    """Called without batch_size, without seed, or without both, make_loaders does what batch_size=2, seed=123 do."""
+    data = _loader_data(rng, 2)
+    given = {"batch_size": _int(rng, 3, 5), "seed": _other_seed(rng)}
+    # A make_loaders whose order changes from call to call (the global RNG) cannot show its default seed
+    # in the order: the state check owns that; the batch sizes still show the default batch_size.
+    reference_call = _loaders_batches(nb, data, **_LOADER_DEFAULTS)
+    if not reference_call[0] or not reference_call[1]:
+        fail("make_loaders(X_train, y_train, X_test, y_test, batch_size=2, seed=123) should give loaders "
+             "that yield the batches of the data")
+    repeatable = _same_loaders(_loaders_batches(nb, data, **_LOADER_DEFAULTS), reference_call)
+    for left_out in (("batch_size",), ("seed",), ("batch_size", "seed")):
+        others = {name: value for name, value in given.items() if name not in left_out}
+        explicit = {**others, **{name: _LOADER_DEFAULTS[name] for name in left_out}}
+        wanted = reference_call if not others else _loaders_batches(nb, data, **explicit)
+        found = _loaders_batches(nb, data, **others)
+        stated = ", ".join(f"{name}={_LOADER_DEFAULTS[name]}" for name in left_out)
+        if _batch_sizes_of(found) != _batch_sizes_of(wanted) or (repeatable and not _same_loaders(found, wanted)):
+            fail(f"called without {' and '.join(left_out)}, make_loaders did not give the loaders it gives with "
+                 f"{stated}: check the defaults in its signature ({stated})")
+
+
+def _alternating(iterators: list[Ref], lengths: list[int]) -> list[list]:
+    """next() on each iterator in turn, as long as each should still yield a batch."""
+    taken: list[list] = [[] for _ in iterators]
+    for step in range(max(lengths)):
+        for index, iterator in enumerate(iterators):
+            if step >= lengths[index]:
+                continue
+            try:
+                batch = iterator.method("__next__")
+            except StudentError:
+                fail("a training loader iterated in turn with another one stopped early: give every call of "
+                     "make_loaders its own torch.Generator().manual_seed(seed)")
+            if not isinstance(batch, (list, tuple)) or len(batch) != 2 \
+                    or not all(isinstance(part, torch.Tensor) for part in batch):
+                fail("each batch of the training loader should be a pair (features, labels) of tensors")
+            taken[index].append((batch[0], batch[1]))
+    return taken
+
+
+@pytest.mark.grade(1, fn="make_loaders")
+def test_make_loaders_no_shared_state(nb, rng):
+    """No state between calls: the same seed gives the same order again; two loaders taken in turn shuffle as alone."""
+    data = _loader_data(rng, 2)
+    seeds = [_other_seed(rng)]
+    seeds.append(_other_seed(rng, seeds[0]))
+    alone = [_loaders_batches(nb, data, batch_size=2, seed=seed)[0] for seed in seeds]
+    if not alone[0]:
+        fail("the training loader of make_loaders yielded no batch")
+    if not _same_loaders((_loaders_batches(nb, data, batch_size=2, seed=seeds[0])[0],), (alone[0],)):
+        fail("make_loaders gave another training order when called again with the same seed: give every call "
+             "its own torch.Generator().manual_seed(seed) (a generator made once at module level, or the "
+             "global RNG, carries state from one call to the next)")
+    loaders = [_two_loaders(nb.call("make_loaders", *data, batch_size=2, seed=seed))[0] for seed in seeds]
+    iterators = [loader.method("__iter__") for loader in loaders]
+    if not all(isinstance(iterator, Ref) for iterator in iterators):
+        fail("iter(train_loader) should give an iterator over the batches")
+    taken = _alternating(iterators, [len(batches) for batches in alone])
+    if not all(_same_loaders((found,), (wanted,)) for found, wanted in zip(taken, alone)):
+        fail("two training loaders made by make_loaders with different seeds and iterated in turn did not each "
+             "give the order they give alone: they share a random generator. Give every call its own "
+             "torch.Generator().manual_seed(seed), made inside make_loaders")
 
 
 # ====================================================================== train
@@ -488,7 +593,7 @@ def test_make_loaders_defaults(nb, rng):
 #                  recorded (the loss, backward, step and lr; zero_grad and epochs cannot show);
 #   losses         several batches and epochs, lr 0.5: every recorded loss (zero_grad, epochs);
 #   float losses   a list of Python floats, the first of them right;
-#   defaults       train(model, loader) does what train(model, loader, epochs=3, lr=0.5) does;
+#   defaults       leaving out epochs, lr or both does what giving epochs=3, lr=0.5 does;
 #   train mode     a model handed over in evaluation mode is trained in training mode.
 
 
@@ -521,9 +626,9 @@ def _random_lr(rng: torch.Generator) -> float:
     return 0.45 if lr == 0.5 else lr
 
 
-def _train(nb, case, *, defaults: bool = False, model=None):
-    kwargs = {} if defaults else {"epochs": case["epochs"], "lr": case["lr"]}
-    return nb.call("train", model if model is not None else case["model"], case["loader"], **kwargs)
+def _train(nb, case, *, model=None):
+    return nb.call("train", model if model is not None else case["model"], case["loader"], epochs=case["epochs"],
+                   lr=case["lr"])
 
 
 def _expected_losses(case) -> list[float]:
@@ -585,7 +690,7 @@ def _first_loss_right(losses, case, what: str) -> list[float]:
     return values
 
 
-@pytest.mark.grade(1, fn="train")
+@pytest.mark.grade(1, fn="train", returns=True)
 def test_train_returns_float_losses(nb, rng):
     """train returns a list of Python floats (loss.item()), the first of them the first batch's loss."""
     case = _training_case(nb, rng)
@@ -601,9 +706,15 @@ def test_train_returns_float_losses(nb, rng):
 
 @pytest.mark.grade(2, fn="train")
 def test_train_losses_match_reference(nb, rng):
-    """The per-batch losses over several batches and epochs match SGD with F.cross_entropy."""
+    """The per-batch losses over several batches and epochs match SGD with F.cross_entropy, call after call."""
     case = _training_case(nb, rng, lr=0.5)
-    _check_losses(_train(nb, case), _expected_losses(case), "train")
+    losses = _train(nb, case)
+    again = _train(nb, case, model=nb.make_model(case["layers"], state_dict=case["state"]))
+    if not _same_losses(_loss_values(losses, "train"), _loss_values(again, "train")):
+        fail("train returned other losses when called again on the same weights and data: keep no state "
+             "between calls (a list or an optimizer at module level, or a default argument such as "
+             "losses=[], is shared by every call)")
+    _check_losses(losses, _expected_losses(case), "train")
 
 
 @pytest.mark.grade(2, fn="train")
@@ -626,18 +737,28 @@ def test_train_updates_weights(nb, rng):
              "torch.optim.SGD(model.parameters(), lr=lr) and F.cross_entropy")
 
 
+_TRAIN_DEFAULTS = {"epochs": 3, "lr": 0.5}
+
+
 @pytest.mark.grade(1, fn="train")
 def test_train_defaults(nb, rng):
-    """Without extra arguments train runs 3 epochs with lr=0.5 (as train(model, loader, epochs=3, lr=0.5))."""
-    case = _training_case(nb, rng, epochs=3, lr=0.5)
-    explicit = _some_losses(_train(nb, case), "train")
-    again = nb.make_model(case["layers"], state_dict=case["state"])
-    implicit = _train(nb, case, defaults=True, model=again)
-    values = _loss_values(implicit, "train with its default arguments")
-    if len(values) != len(explicit):
-        fail("with the default arguments train should run epochs=3 (one loss per batch and epoch)")
-    if not _same_losses(values, explicit):
-        fail("with the default arguments train should use lr=0.5: check the defaults epochs=3, lr=0.5")
+    """Called without epochs, without lr, or without both, train does what epochs=3, lr=0.5 do."""
+    case = _training_case(nb, rng)  # its epochs (2 or 4) and lr are never the defaults
+    given = {"epochs": case["epochs"], "lr": case["lr"]}
+    for left_out in (("epochs",), ("lr",), ("epochs", "lr")):
+        others = {name: value for name, value in given.items() if name not in left_out}
+        explicit = {**others, **{name: _TRAIN_DEFAULTS[name] for name in left_out}}
+        fresh = [nb.make_model(case["layers"], state_dict=case["state"]) for _ in range(2)]
+        wanted = _some_losses(nb.call("train", fresh[0], case["loader"], **explicit), "train")
+        found = _loss_values(nb.call("train", fresh[1], case["loader"], **others), "train")
+        if _same_losses(found, wanted):
+            continue
+        stated = ", ".join(f"{name}={_TRAIN_DEFAULTS[name]}" for name in left_out)
+        if "epochs" in left_out and len(found) != len(wanted):
+            fail(f"called without epochs, train should run 3 epochs (one loss per batch and epoch): check the "
+                 f"defaults in its signature ({stated})")
+        fail(f"called without {' and '.join(left_out)}, train did not do what it does with {stated} given: "
+             f"check the defaults in its signature ({stated})")
 
 
 @pytest.mark.grade(1, fn="train")
@@ -754,12 +875,15 @@ def _plausible_accuracy(value, case) -> float:
     return number
 
 
-@pytest.mark.grade(1, fn="compute_accuracy")
+@pytest.mark.grade(1, fn="compute_accuracy", returns=True)
 def test_compute_accuracy_matches_reference(nb, rng):
-    """compute_accuracy returns, as a Python float, the fraction of correct arg-max predictions."""
+    """compute_accuracy returns, as a Python float, the fraction of correct arg-max predictions, call after call."""
     batch_size = _int(rng, 3, 5)
     case = _accuracy_case(nb, rng, batch_size=batch_size, n=batch_size * _int(rng, 3, 4))
     value = nb.call("compute_accuracy", case["model"], case["loader"])
+    if not _same_number(value, nb.call("compute_accuracy", case["model"], case["loader"])):
+        fail("compute_accuracy gave two different answers for the same model and loader: keep no state "
+             "between calls (count into local variables, set to 0 at the start of every call)")
     _expect_accuracy(value, case, "compute_accuracy(model, loader)")
     if type(value) is not float:
         kind = "a tensor" if isinstance(value, torch.Tensor) else describe(value)
@@ -841,7 +965,7 @@ def test_save_model_writes_state_dict(nb, rng):
 
 @pytest.mark.grade(2, fn="load_model")
 def test_load_model_restores_weights(nb, rng):
-    """load_model returns a NeuralNetwork holding exactly the weights saved at the path."""
+    """load_model returns a NeuralNetwork holding exactly the weights saved at the path, also after a later call."""
     num_inputs, num_outputs = _sizes(rng)
     original = nb.call("NeuralNetwork", num_inputs, num_outputs)
     # random weights with the layout of the notebook's own NeuralNetwork
@@ -852,9 +976,17 @@ def test_load_model_restores_weights(nb, rng):
     loaded = nb.call("load_model", path, num_inputs, num_outputs)
     if not isinstance(loaded, Ref) or not loaded.type_name.endswith("NeuralNetwork"):
         fail("load_model should return a NeuralNetwork instance with the loaded weights")
+    # a later call loads other weights, which must not reach the model the first call returned
+    other_state = {key: value + 1 for key, value in state.items()}
+    other_path = _weights_path(rng, "other")
+    nb.write_weights(other_path, other_state)
+    nb.call("load_model", other_path, num_inputs, num_outputs)
     restored = nb.state_dict(loaded)
     if set(restored) != set(state):
         fail("the model returned by load_model does not have NeuralNetwork's parameters")
+    if all(torch.equal(restored[key], other_state[key]) for key in state):
+        fail("the model returned by load_model changed when load_model was called again for another file: "
+             "build a new NeuralNetwork in every call")
     for key, wanted in state.items():
         if not torch.equal(restored[key], wanted):
             fail("the model returned by load_model does not hold the saved weights: "

@@ -1,10 +1,15 @@
 """Hidden checks for 05_device.ipynb: choosing a device and training on it (A.9).
 
-The grader usually has no GPU.  Hardware is simulated in two ways:
+The grader usually has no GPU.  Hardware is simulated in three ways:
 ``nb.simulated_machine`` tells the notebook process a consistent story about its
 accelerators (every related torch function agrees), to test the code that *chooses* a
-device, and the ``meta`` device (tensors with a shape but no data) stands in for an
-accelerator to see whether the model and the batches were moved.
+device; the ``meta`` device (tensors with a shape but no data) receives what ``to_device``
+moves, where no value is ever read; and a stand-in device
+(:mod:`autograder.grading.stand_in_device`) runs the training loop: a ``cuda`` whose
+tensors keep their data on the CPU, so that a correct loop reads its losses as it would on a
+GPU (``loss.item()``, ``f"{loss:.2f}"``, ``loss.cpu()``), while a trusted probe model makes
+where its input and its parameters were show in the losses and the weights, which are judged
+here against what each placement gives.
 
 Which accelerators the grading machine really has, and whether a call used the GPU,
 are trusted facts established in this process (``autograder.grading.accelerators``),
@@ -30,6 +35,14 @@ from appendix_a_reference import (
 )
 from autograder.grading import accelerators
 from autograder.grading.judge import StudentError, describe, fail, matching_variant, meta, not_available
+from autograder.grading.stand_in_device import (
+    PROBE,
+    STAND_IN_DEVICE,
+    Placement,
+    expected_step,
+    on_stand_in_device,
+    well_separated,
+)
 
 NOTEBOOK = "05_device"
 
@@ -89,7 +102,7 @@ def test_get_device_cpu(nb):
         fail(f"with neither CUDA nor MPS available get_device returned a {found!r} device instead of the CPU")
 
 
-@pytest.mark.grade(1, fn="get_device")
+@pytest.mark.grade(1, fn="get_device", returns=True)
 def test_get_device_returns_device(nb):
     """get_device returns a torch.device object (not a string), chosen according to the machine."""
     found = set()
@@ -132,7 +145,7 @@ def _check_moved(part: torch.Tensor, original: torch.Tensor, what: str) -> None:
 _FEATURE_DTYPES = (torch.float32, torch.float64)
 
 
-@pytest.mark.grade(1, fn="to_device")
+@pytest.mark.grade(1, fn="to_device", returns=True)
 def test_to_device_features_moved(nb, rng):
     """The features are moved to the requested device, keeping shape and dtype (float32 and float64)."""
     for dtype in _FEATURE_DTYPES:
@@ -165,8 +178,7 @@ def test_to_device_cpu_values(nb, rng):
 # ====================================================================== train_on_device
 
 
-def _training_case(nb, rng, *, n_batches: int | None = None, hidden: tuple[int, ...] | None = None,
-                   guard_device: bool = False):
+def _training_case(nb, rng, *, n_batches: int | None = None, hidden: tuple[int, ...] | None = None):
     num_features, num_classes = _int(rng, 2, 4), _int(rng, 2, 3)
     batch_size = _int(rng, 2, 4)
     n = batch_size * (n_batches if n_batches is not None else _int(rng, 2, 3))
@@ -183,7 +195,8 @@ def _training_case(nb, rng, *, n_batches: int | None = None, hidden: tuple[int, 
     state = random_state_dict(layers, rng)
     return {
         "layers": layers,
-        "model": nb.make_model(layers, state_dict=state, guard_device=guard_device),
+        "model": nb.make_model(layers, state_dict=state),
+        "state": state,
         "loader": nb.make_loader(X, y, batch_size=batch_size, shuffle=False),
         "reference": model_from_state(layers, state),
         "initial": {key: value.clone() for key, value in state.items()},
@@ -193,9 +206,15 @@ def _training_case(nb, rng, *, n_batches: int | None = None, hidden: tuple[int, 
     }
 
 
-def _train(nb, case, device, *, epochs=None):
+def _train(nb, case, device, *, epochs=None, model=None):
     epochs = case["epochs"] if epochs is None else epochs
-    return nb.call("train_on_device", case["model"], case["loader"], device, epochs=epochs, lr=case["lr"])
+    return nb.call("train_on_device", case["model"] if model is None else model, case["loader"], device,
+                   epochs=epochs, lr=case["lr"])
+
+
+def _fresh_model(nb, case):
+    """Another trusted model with the case's initial weights."""
+    return nb.make_model(case["layers"], state_dict=case["state"])
 
 
 def _loss_values(losses) -> list[float]:
@@ -204,6 +223,21 @@ def _loss_values(losses) -> list[float]:
     values = [as_float(loss) for loss in losses]
     if any(value is None for value in values):
         fail("the losses returned by train_on_device should be numbers (loss.item())")
+    return values
+
+
+def _same_losses(first: list[float], second: list[float], tolerance: float = 1e-5) -> bool:
+    """Whether two runs gave the same losses (nan equal to nan)."""
+    return len(first) == len(second) and all(
+        (math.isnan(a) and math.isnan(b)) or a == b or math.isclose(a, b, abs_tol=tolerance, rel_tol=tolerance)
+        for a, b in zip(first, second))
+
+
+def _some_losses(losses) -> list[float]:
+    """The losses as floats; fails unless they look like a training run's (so a constant list earns nothing)."""
+    values = _loss_values(losses)
+    if len(values) < 2 or len({"nan" if math.isnan(value) else value for value in values}) == 1:
+        fail("train_on_device should return the loss of every batch, as training changes it")
     return values
 
 
@@ -234,15 +268,20 @@ def _check_weights(nb, case, *, tolerance: float, where: str) -> None:
              "use torch.optim.SGD(model.parameters(), lr=lr) and F.cross_entropy")
 
 
-@pytest.mark.grade(2, fn="train_on_device")
+@pytest.mark.grade(1, fn="train_on_device", returns=True)
 def test_train_on_device_cpu_losses(nb, rng):
-    """On the CPU, train_on_device returns the same Python float losses as plain SGD training."""
+    """On the CPU, train_on_device returns the same Python float losses as plain SGD training, call after call."""
     case = _training_case(nb, rng)
     losses = _train(nb, case, torch.device("cpu"))
     for loss in losses if isinstance(losses, list) else ():
         if type(loss) is not float:
             kind = "tensors" if isinstance(loss, torch.Tensor) else type(loss).__name__
             fail(f"train_on_device returned {kind} in its list; append loss.item() (a Python float)")
+    again = _train(nb, case, torch.device("cpu"), model=_fresh_model(nb, case))
+    if not _same_losses(_loss_values(losses), _loss_values(again)):
+        fail("train_on_device returned other losses when called again on the same weights and data: keep no "
+             "state between calls (a list or an optimizer at module level, or a default argument such as "
+             "losses=[], is shared by every call)")
     expected = reference_train(case["reference"], case["batches"], case["epochs"], case["lr"])
     _check_losses(losses, expected, tolerance=1e-5, where="on the CPU")
 
@@ -258,58 +297,117 @@ def test_train_on_device_cpu_weights(nb, rng):
     _check_weights(nb, case, tolerance=1e-5, where="on the CPU")
 
 
-_META_ITEM = "cannot be called on meta tensors"
+_DEFAULTS = {"epochs": 3, "lr": 0.5}
 
 
-def _train_on_meta(nb, rng):
-    """Train a trusted model on the meta device; return (its weights' device, the error that ended the loop).
+@pytest.mark.grade(1, fn="train_on_device")
+def test_train_on_device_defaults(nb, rng):
+    """Called without epochs, without lr, or without both, train_on_device does what epochs=3, lr=0.5 do."""
+    case = _training_case(nb, rng)  # its epochs (2 or 4) are never the default
+    given = {"epochs": case["epochs"], "lr": case["lr"]}
+    for left_out in (("epochs",), ("lr",), ("epochs", "lr")):
+        others = {name: value for name, value in given.items() if name not in left_out}
+        explicit = {**others, **{name: _DEFAULTS[name] for name in left_out}}
+        wanted = _some_losses(nb.call("train_on_device", _fresh_model(nb, case), case["loader"],
+                                      torch.device("cpu"), **explicit))
+        found = _loss_values(nb.call("train_on_device", _fresh_model(nb, case), case["loader"],
+                                     torch.device("cpu"), **others))
+        if _same_losses(found, wanted):
+            continue
+        stated = ", ".join(f"{name}={_DEFAULTS[name]}" for name in left_out)
+        if "epochs" in left_out and len(found) != len(wanted):
+            fail(f"called without epochs, train_on_device should run 3 epochs (one loss per batch and epoch): "
+                 f"check the defaults in its signature ({stated})")
+        fail(f"called without {' and '.join(left_out)}, train_on_device did not do what it does with {stated} "
+             f"given: check the defaults in its signature ({stated})")
 
-    Nothing can be read from a meta tensor, so a correct loop stops at ``loss.item()``.
-    Where the model's weights ended up is data read back from the trusted model.
-    """
-    case = _training_case(nb, rng, guard_device=True)
-    error: StudentError | None = None
-    try:
-        nb.call("train_on_device", case["model"], case["loader"], torch.device("meta"), epochs=1, lr=0.1)
-    except StudentError as raised:
-        error = raised
-    weight = case["model"].get("0").get("weight")
-    device = meta(weight).device if isinstance(weight, torch.Tensor) else "unknown"
-    return torch.device(device).type if device != "unknown" else device, error
+
+# ---------------------------------------------------------------------- on a stand-in device
+#
+# The loop trains a trusted probe model on a stand-in ``cuda`` whose tensors keep their data on
+# the CPU, so a correct loop runs to its end.  Where things were shows in values: the probe
+# scales its logits by a factor of where its input and its parameters were, and a loss of logits
+# on the device with labels left on the host reads those labels as zeros.  Each check starts the
+# other aspect on the device (the loader's batches, or the model), gives one batch and one step,
+# and names the placement whose outcome, computed here, the returned loss or the weights left
+# afterwards match; nothing the notebook process says about devices is read.
+
+_EVERYTHING_MOVED = Placement()
+_MODEL_PLACEMENTS = {
+    _EVERYTHING_MOVED: "",
+    Placement(parameters=False): "the model's parameters were not on the requested device when the model ran: call "
+                                 "model.to(device) before the training loop",
+}
+_BATCH_PLACEMENTS = {
+    _EVERYTHING_MOVED: "",
+    Placement(features=False): "the features of each batch were not on the requested device when the model saw "
+                               "them: move features and labels with .to(device) inside the loop, before calling "
+                               "the model",
+    Placement(labels=False): "the model and the features were on the device, but the labels were not when the loss "
+                             "used them: move the labels of each batch to the device too",
+    Placement(features=False, labels=False): "the batches were not on the requested device: move features and "
+                                             "labels with .to(device) inside the loop, before calling the model",
+}
+_STAND_IN_TOLERANCE = 1e-5
+_SEPARATION = 1e-3  # every two placements' losses and weights differ by more, so a match names one
+_DRAWS = 50
+
+
+def _stand_in_case(nb, rng, placements):
+    """One batch, a probe with random weights, and what each placement gives for one step with it."""
+    for _ in range(_DRAWS):  # a draw whose placements look alike (every label 0, say) is drawn again
+        num_features, num_classes, width = _int(rng, 2, 4), _int(rng, 2, 3), _int(rng, 3, 6)
+        X, y = random_classification(rng, _int(rng, 4, 8), num_features, num_classes)
+        layers = [("linear", num_features, width), ("relu",), ("linear", width, num_classes)]
+        state = random_state_dict(layers, rng)
+        lr = round(0.2 + 0.8 * float(torch.rand((), generator=rng)), 3)
+        reference = model_from_state(layers, state)
+        outcomes = {placement: expected_step(reference, X, y, lr=lr, placement=placement)
+                    for placement in placements}
+        if well_separated(outcomes.values(), initial=state, margin=_SEPARATION):
+            break
+    return {"model": nb.make_model([PROBE, *layers], state_dict=state),
+            "loader": nb.make_loader(X, y, batch_size=len(y), shuffle=False), "lr": lr, "outcomes": outcomes}
+
+
+def _judge_on_stand_in(nb, rng, *, already_on_device: str, placements: dict[Placement, str]) -> None:
+    """Train the probe for one step on the stand-in device; fail with the message of the placement it shows."""
+    case = _stand_in_case(nb, rng, placements)
+    losses, error = None, None
+    with on_stand_in_device(case["model"], function="train_on_device", already_on_device=(already_on_device,),
+                            loader=case["loader"]):
+        try:
+            losses = nb.call("train_on_device", case["model"], case["loader"], torch.device(STAND_IN_DEVICE),
+                             epochs=1, lr=case["lr"])
+        except StudentError as raised:
+            error = raised
+    first = as_float(losses[0]) if isinstance(losses, (list, tuple)) and losses else None
+    weights = nb.state_dict(case["model"])
+    shown = {placement for placement, outcome in case["outcomes"].items()
+             if outcome.loss_matches(first, _STAND_IN_TOLERANCE) or outcome.weights_match(weights, _STAND_IN_TOLERANCE)}
+    for placement, message in placements.items():
+        if placement in shown and message:
+            fail(message)
+    if _EVERYTHING_MOVED in shown:
+        return
+    if error is not None:
+        raise error  # it stopped before its loss or its step showed anything: show the student's error
+    fail("on a (simulated) CUDA device, neither the first loss train_on_device returned nor the weights it left "
+         "are those of training the model on its batches: for every batch compute "
+         "F.cross_entropy(model(features), labels), call loss.backward() and optimizer.step(), and return "
+         "loss.item() of every batch")
 
 
 @pytest.mark.grade(2, fn="train_on_device")
 def test_train_on_device_moves_model(nb, rng):
-    """The model is moved to the device before training (model.to(device))."""
-    device, error = _train_on_meta(nb, rng)
-    if device != "meta":
-        if error is not None and "parameters are on" not in error.message and "expected device" not in error.message:
-            raise error  # it failed for another reason: show the student's error
-        fail("the model's parameters were not moved to the requested device: call model.to(device) "
-             "before the training loop")
+    """The model's parameters are on the device when the model runs (model.to(device) before the loop)."""
+    _judge_on_stand_in(nb, rng, already_on_device="batches", placements=_MODEL_PLACEMENTS)
 
 
 @pytest.mark.grade(2, fn="train_on_device")
 def test_train_on_device_moves_batches(nb, rng):
-    """Every batch, features and labels, is moved to the device before it is used."""
-    device, error = _train_on_meta(nb, rng)
-    if device != "meta":
-        # the model stayed behind (the other check's business): batches on the device reach it there
-        if error is not None and "got a batch on meta" in error.message:
-            return
-        if error is not None and "got a batch on" not in error.message:
-            raise error
-        fail("the batches were not moved to the requested device: move features and labels with "
-             ".to(device) inside the loop, before calling the model")
-    if error is None or _META_ITEM in error.message:
-        return  # the loop ran on the device up to reading a number back, as a correct loop does
-    if "got a batch on" in error.message:
-        fail("the features of each batch were not on the requested device when the model saw them: "
-             "move features and labels with .to(device) inside the loop, before calling the model")
-    if "expected device" in error.message:
-        fail("the model and the features were on the device, but the loss mixed devices: "
-             "move the labels of each batch to the device too")
-    raise error
+    """Every batch, features and labels, is on the device before it is used."""
+    _judge_on_stand_in(nb, rng, already_on_device="model", placements=_BATCH_PLACEMENTS)
 
 
 # ====================================================================== extra credit: a real GPU

@@ -15,6 +15,12 @@ the notebook says about itself:
 
 The checks that form a process group inside the notebook process itself come last:
 a group left behind there would otherwise leak into the workers later checks fork.
+
+Grading stays quick (see docs/writing-a-hidden-suite.md, "Grading 06_distributed quickly"):
+the two checks that judge a two-rank training share one run of ``run_ddp`` (``_shared_run``),
+the grader interrupts the launcher as soon as it sees the workers running instead of after a
+fixed time, a missing rank is given a fraction of a second, and every wait for processes to
+end polls and stops as soon as they are gone.
 """
 
 from __future__ import annotations
@@ -22,10 +28,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import threading
 import time
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -40,11 +49,15 @@ from autograder.sandbox.errors import CallTimeout, SandboxError
 NOTEBOOK = "06_distributed"
 
 WEIGHT_ATOL = 1e-5
-DISTINCT = 1e-3        # alternative references must differ from the right one by more than this
-JOIN_TIMEOUT = 3.0     # seconds ddp_setup is given when a rank is meant to be missing
-RUN_TIMEOUT = 10.0     # seconds ddp_setup is given when every rank should join
-HANG_BUDGET = 10.0     # seconds a check waits for a call that should give up by itself
-STOP_AFTER = 4.0       # seconds before the grader interrupts a launcher that trains "forever"
+DISTINCT = 1e-3             # alternative references must differ from each other by more than this
+RUN_TIMEOUT = 10.0          # seconds ddp_setup is given when every rank should join (bounds collectives too)
+THREE_RANKS_TIMEOUT = 2.0   # seconds run_ddp's ranks wait for a third one that a launcher may not start
+MISSING_RANK_TIMEOUT = 0.25  # seconds ddp_setup is given when a rank is meant to be missing; torch's file
+#                              store counts whole seconds, so a correct ddp_setup still raises after about 1 s
+HANG_BUDGET = 3.0           # seconds a check waits for a call that should give up by itself
+STOP_AFTER = 3.0            # seconds before the time limit interrupts a launcher whose workers never showed
+LEFTOVER_GRACE = 1.0        # seconds a killed worker is given to disappear
+POLL_SECONDS = 0.01         # how often the grader looks at the notebook's processes
 
 
 def _int(rng: torch.Generator, low: int, high: int) -> int:
@@ -76,6 +89,15 @@ def _exists(nb, relative: str) -> bool:
     return True
 
 
+def _state(pid: int, task: int | None = None) -> str:
+    """The scheduler state of ``pid`` (of its thread ``task``): "R", "S", "Z", ...; "" if it is gone."""
+    where = f"/proc/{pid}/task/{task}/stat" if task is not None else f"/proc/{pid}/stat"
+    try:
+        return Path(where).read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def _live_children(pid: int) -> set[int]:
     """Processes whose parent is ``pid`` and that still run (zombies left out)."""
     found: set[int] = set()
@@ -85,40 +107,67 @@ def _live_children(pid: int) -> set[int]:
                 found.update(int(child) for child in (task / "children").read_text().split())
     except OSError:
         return set()
-    alive = set()
-    for child in found:
-        try:
-            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state not in ("Z", "X"):
-            alive.add(child)
-    return alive
+    return {child for child in found if _state(child) not in ("", "Z", "X")}
 
 
 def _is_running(pid: int) -> bool:
     if not _PROC:
         return True
+    return _state(pid) not in ("", "Z", "X")
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether ``pid`` has a handler for ``signum`` (``SigCgt`` in /proc/<pid>/status)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 class _WorkerWatch:
-    """Counts the notebook process's children while a call runs (the most seen at once)."""
+    """Counts the notebook process's children while a call runs (the most seen at once).
 
-    def __init__(self, pid: int) -> None:
+    With ``interrupt_at``, it also plays the time limit early: once that many workers run
+    and the notebook's main thread has been waiting for them for two looks in a row, it
+    sends the notebook process the signal of its time limit (SIGALRM), so that the call
+    ends as the limit would end it, without the grader sitting out the rest of the limit.
+    Where the notebook has no handler for it, nothing is sent and the check's deadline
+    interrupts the call as before.
+    """
+
+    def __init__(self, pid: int, *, interrupt_at: int | None = None) -> None:
         self.pid = pid
         self.most = 0 if _PROC else -1  # -1: not observable here
+        self.interrupted = False  # whether the grader sent the time limit's signal
+        self._interrupt_at = interrupt_at
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def _poll(self) -> None:
+        waiting_looks = 0
         while _PROC and not self._stop.is_set():
-            self.most = max(self.most, len(_live_children(self.pid)))
-            self._stop.wait(0.02)
+            running = len(_live_children(self.pid))
+            self.most = max(self.most, running)
+            if self._interrupt_at is not None and not self.interrupted:
+                ready = running >= self._interrupt_at and _state(self.pid, self.pid) == "S"
+                waiting_looks = waiting_looks + 1 if ready else 0
+                if waiting_looks >= 2:
+                    self.interrupted = self._interrupt()
+            self._stop.wait(POLL_SECONDS)
+
+    def _interrupt(self) -> bool:
+        if not _catches(self.pid, signal.SIGALRM):
+            self._interrupt_at = None  # leave it to the deadline
+            return False
+        try:
+            os.kill(self.pid, signal.SIGALRM)
+        except OSError:
+            self._interrupt_at = None
+            return False
+        return True
 
     def __enter__(self) -> "_WorkerWatch":
         self._thread.start()
@@ -143,14 +192,17 @@ def _listening_ports(pid: int) -> int | None:
         return None
 
 
-def _leftovers(pid: int, *, wait: float = 2.0) -> set[int]:
-    """Children of ``pid`` still running after ``wait`` seconds (time for a kill to land)."""
+def _leftovers(pid: int, *, wait: float = LEFTOVER_GRACE) -> set[int]:
+    """Children of ``pid`` still running after at most ``wait`` seconds (time for a kill to land).
+
+    Returns as soon as none is left: a launcher that cleaned up costs no waiting.
+    """
     deadline = time.monotonic() + wait
     while True:
         left = _live_children(pid)
         if not left or time.monotonic() >= deadline:
             return left
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
 
 
 # ====================================================================== trusted references
@@ -183,9 +235,32 @@ class TrainingCase:
                 "batch_size": self.batch_size, "seed": self.seed}
 
 
-def _mistakes(case: "TrainingCase"):
+@dataclass(frozen=True)
+class Mistake:
+    """A usual mistake of data-parallel training: the flags of ``reference_ddp`` that give its result."""
+
+    name: str
+    flags: dict
+    message: str
+
+
+_MISTAKES = (
+    Mistake("unsynchronised", {"synchronised": False},
+            "rank 0's weights are what it would learn alone from its own shard: the gradients were not "
+            "averaged across ranks. Wrap the model with DDP(model) before creating the optimizer, and "
+            "train the wrapped model"),
+    Mistake("same_order", {"set_epoch": False},
+            "every epoch used the order of the first one: call loader.sampler.set_epoch(epoch) at the "
+            "start of each epoch"),
+    Mistake("unsharded", {"sharded": False},
+            "every rank trained on the whole dataset instead of its shard: build each rank's loader with "
+            "make_distributed_loader(X, y, rank, world_size, batch_size, seed)"),
+)
+
+
+def _mistakes(case: TrainingCase) -> tuple[Mistake, ...]:
     """The mistakes that change the result of ``case``: set_epoch matters only after the first epoch."""
-    return [(flags, message) for flags, message in _MISTAKES if case.epochs > 1 or "set_epoch" not in flags]
+    return tuple(mistake for mistake in _MISTAKES if case.epochs > 1 or "set_epoch" not in mistake.flags)
 
 
 def reference_ddp(case: TrainingCase, *, synchronised: bool = True, set_epoch: bool = True,
@@ -221,48 +296,55 @@ def reference_ddp(case: TrainingCase, *, synchronised: bool = True, set_epoch: b
     return {key: value.detach().clone() for key, value in model.state_dict().items()}
 
 
-_MISTAKES = (
-    ({"synchronised": False},
-     "rank 0's weights are what it would learn alone from its own shard: the gradients were not "
-     "averaged across ranks. Wrap the model with DDP(model) before creating the optimizer, and "
-     "train the wrapped model"),
-    ({"set_epoch": False},
-     "every epoch used the order of the first one: call loader.sampler.set_epoch(epoch) at the "
-     "start of each epoch"),
-    ({"sharded": False},
-     "every rank trained on the whole dataset instead of its shard: build each rank's loader with "
-     "make_distributed_loader(X, y, rank, world_size, batch_size, seed)"),
-)
+@dataclass(frozen=True)
+class ExpectedWeights:
+    """Rank 0's weights after the right training of a case, and after each of its mistakes (by name)."""
+
+    right: dict[str, torch.Tensor]
+    wrong: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, case: TrainingCase) -> "ExpectedWeights":
+        return cls(right=reference_ddp(case),
+                   wrong={mistake.name: reference_ddp(case, **mistake.flags) for mistake in _mistakes(case)})
+
+    def separated(self) -> bool:
+        """Whether every two of the results differ visibly (so that each mistake can be named)."""
+        results = [self.right, *self.wrong.values()]
+        return all(_largest_difference(a, b) > DISTINCT
+                   for index, a in enumerate(results) for b in results[index + 1:])
 
 
 def _largest_difference(a: dict, b: dict) -> float:
     return max(float((a[key] - b[key]).abs().max()) for key in a)
 
 
-def _training_case(rng: torch.Generator, *, world_size: int, epochs: int, sizes: tuple[int, ...] = ()) -> TrainingCase:
-    """A random case in which every mistake of ``_MISTAKES`` changes the result visibly (with several ranks)."""
+def _random_case(rng: torch.Generator, *, world_size: int, epochs: int, sizes: tuple[int, ...] = ()) -> TrainingCase:
+    features, classes = _int(rng, 2, 4), _int(rng, 2, 3)
+    hidden = _int(rng, 3, 6)
+    layers = [("linear", features, hidden), ("relu",), ("linear", hidden, classes)]
+    n = sizes[_int(rng, 0, len(sizes) - 1)] if sizes else _int(rng, 2 * world_size + 1, 6 * world_size + 1)
+    return TrainingCase(
+        layers=layers,
+        state=random_state_dict(layers, rng),
+        X=torch.randn(n, features, generator=rng),
+        y=torch.randint(0, classes, (n,), generator=rng),
+        world_size=world_size,
+        epochs=epochs,
+        lr=round(0.2 + 0.6 * float(torch.rand((), generator=rng)), 3),
+        batch_size=_int(rng, 1, 3),
+        seed=_int(rng, 0, 10_000),
+    )
+
+
+def _training_case(rng: torch.Generator, *, world_size: int, epochs: int,
+                   sizes: tuple[int, ...] = ()) -> tuple[TrainingCase, ExpectedWeights]:
+    """A random case in which the right result and every mistake's differ visibly, with those results."""
     for _ in range(50):
-        features, classes = _int(rng, 2, 4), _int(rng, 2, 3)
-        hidden = _int(rng, 3, 6)
-        layers = [("linear", features, hidden), ("relu",), ("linear", hidden, classes)]
-        n = sizes[_int(rng, 0, len(sizes) - 1)] if sizes else _int(rng, 2 * world_size + 1, 6 * world_size + 1)
-        case = TrainingCase(
-            layers=layers,
-            state=random_state_dict(layers, rng),
-            X=torch.randn(n, features, generator=rng),
-            y=torch.randint(0, classes, (n,), generator=rng),
-            world_size=world_size,
-            epochs=epochs,
-            lr=round(0.2 + 0.6 * float(torch.rand((), generator=rng)), 3),
-            batch_size=_int(rng, 1, 3),
-            seed=_int(rng, 0, 10_000),
-        )
-        if world_size == 1:
-            return case
-        right = reference_ddp(case)
-        wrong = [reference_ddp(case, **flags) for flags, _ in _mistakes(case)]
-        if all(_largest_difference(right, other) > DISTINCT for other in wrong):
-            return case
+        case = _random_case(rng, world_size=world_size, epochs=epochs, sizes=sizes)
+        expected = ExpectedWeights.of(case)
+        if expected.separated():
+            return case, expected
     raise AssertionError("no training case separates the mistakes; widen the ranges")  # a grader bug
 
 
@@ -287,14 +369,18 @@ def _as_state(value, case: TrainingCase, what: str) -> dict[str, torch.Tensor]:
     return value
 
 
-def _judge_training(value, case: TrainingCase, *, what: str) -> None:
+def _judge_training(value, case: TrainingCase, expected: ExpectedWeights, *, what: str,
+                    leaving: frozenset[str] = frozenset()) -> None:
+    """Fail unless ``value`` holds the right weights; a mistake named in ``leaving`` is another check's
+    to judge, so weights that show only that mistake pass here."""
     state = _as_state(value, case, what)
-    expected = reference_ddp(case)
-    if _largest_difference(state, expected) <= WEIGHT_ATOL:
+    if _largest_difference(state, expected.right) <= WEIGHT_ATOL:
         return
-    for flags, message in _mistakes(case):
-        if _largest_difference(state, reference_ddp(case, **flags)) <= WEIGHT_ATOL:
-            fail(message)
+    for mistake in _mistakes(case):
+        if _largest_difference(state, expected.wrong[mistake.name]) <= WEIGHT_ATOL:
+            if mistake.name in leaving:
+                return
+            fail(mistake.message)
     if _largest_difference(state, case.state) == 0.0:
         fail(f"the weights from {what} are the initial ones: rank 0 must save the model after training it")
     fail(f"the weights from {what} differ from data-parallel SGD: each rank should train a DDP-wrapped "
@@ -341,6 +427,50 @@ def _stop_leftovers(nb, pid: int) -> None:
     """End a notebook process that may still run workers (the next check starts a fresh one)."""
     if _live_children(pid) and nb.process_id() == pid:
         nb.close()
+
+
+# ====================================================================== one run, judged by several checks
+
+
+@dataclass
+class DdpRun:
+    """One call of run_ddp: the case it trained, what it returned, or how it failed.
+
+    Every check that judges the run re-raises its failure, so each of them reports it.
+    """
+
+    case: TrainingCase
+    expected: ExpectedWeights
+    returned: Any = None
+    failure: BaseException | None = None
+
+    def result(self) -> Any:
+        if self.failure is not None:
+            raise self.failure
+        return self.returned
+
+
+# The shared run of each notebook session (the ``nb`` object). A session is one submission's
+# notebook under one seed, so a run is never judged for another student or another seed; a
+# session that is gone takes its run with it.
+_RUNS: "weakref.WeakKeyDictionary[object, DdpRun]" = weakref.WeakKeyDictionary()
+
+
+def _shared_run(nb, rng: torch.Generator) -> DdpRun:
+    """The two-rank, two-epoch run of run_ddp that the synchronisation and reshuffling checks both judge.
+
+    The first of them to run makes it, with a case drawn from its own ``rng`` (the synchronisation
+    check's when the whole suite runs, in its order); the other judges the same run.
+    """
+    if nb not in _RUNS:
+        case, expected = _training_case(rng, world_size=2, epochs=2)
+        run = DdpRun(case=case, expected=expected)
+        try:
+            run.returned = _run_ddp(nb, case, workdir="ddp_shared")
+        except (AssertionError, SandboxError) as failure:  # what the student's code did, for every judge
+            run.failure = failure
+        _RUNS[nb] = run
+    return _RUNS[nb]
 
 
 # ====================================================================== ddp_backend
@@ -520,38 +650,43 @@ def test_save_from_rank0_only_rank0_writes(nb, rng):
 @pytest.mark.grade(2, fn="train_rank")
 def test_train_rank_gradients_synchronised(nb, rng):
     """With two workers, rank 0's weights equal SGD on both ranks' batches together (DDP averages gradients)."""
-    case = _training_case(rng, world_size=2, epochs=1)
-    _judge_training(_run_ddp(nb, case, workdir="ddp_sync"), case, what="run_ddp")
+    run = _shared_run(nb, rng)
+    # Whether each epoch is reshuffled is the next check's to judge, on the same run.
+    _judge_training(run.result(), run.case, run.expected, what="run_ddp", leaving=frozenset({"same_order"}))
 
 
 @pytest.mark.grade(1, fn="train_rank")
 def test_train_rank_reshuffles_every_epoch(nb, rng):
-    """Over several epochs the shards are reshuffled every epoch with set_epoch, as in the reference."""
-    case = _training_case(rng, world_size=2, epochs=3)
-    _judge_training(_run_ddp(nb, case, workdir="ddp_epochs"), case, what="run_ddp")
+    """Over two epochs the shards are reshuffled every epoch with set_epoch, as in the reference."""
+    run = _shared_run(nb, rng)
+    _judge_training(run.result(), run.case, run.expected, what="run_ddp")
 
 
 @pytest.mark.grade(1, fn="run_ddp")
 def test_run_ddp_world_size_three(nb, rng):
     """Three workers on a dataset that does not split evenly train like the reference; every rank joins."""
-    case = _training_case(rng, world_size=3, epochs=1, sizes=(7, 8, 10, 11))
-    _judge_training(_run_ddp(nb, case, workdir="ddp_three", timeout_s=JOIN_TIMEOUT), case, what="run_ddp")
+    case, expected = _training_case(rng, world_size=3, epochs=1, sizes=(7, 8, 10, 11))
+    state = _run_ddp(nb, case, workdir="ddp_three", timeout_s=THREE_RANKS_TIMEOUT)
+    _judge_training(state, case, expected, what="run_ddp")
 
 
 @pytest.mark.grade(1, fn="run_ddp")
 def test_run_ddp_stops_its_workers_when_interrupted(nb, rng):
-    """Interrupted by the time limit, run_ddp stops its workers: no process is left running."""
-    case = _training_case(rng, world_size=2, epochs=1)
+    """Interrupted by the time limit while its workers train, run_ddp stops them: no process is left running."""
+    case = _random_case(rng, world_size=2, epochs=10**7)
+    _stop_leftovers(nb, nb.process_id())  # workers an earlier check left would count as this run's
     model = nb.make_model(case.layers, state_dict=case.state)
     pid = nb.process_id()
     nb.check_deadline = time.monotonic() + STOP_AFTER
-    arguments = {**case.kwargs(), "epochs": 10**7}
     try:
-        with _WorkerWatch(pid) as watch:
-            nb.call("run_ddp", model, case.X, case.y, **arguments, timeout_s=RUN_TIMEOUT, workdir="ddp_forever")
+        # The time limit comes as soon as both workers run and the launcher waits for them.
+        with _WorkerWatch(pid, interrupt_at=case.world_size) as watch:
+            nb.call("run_ddp", model, case.X, case.y, **case.kwargs(), timeout_s=RUN_TIMEOUT, workdir="ddp_forever")
     except CallTimeout:
         pass
     else:
+        if watch.interrupted:
+            nb.close()  # the interruption may have reached the notebook process after run_ddp returned
         fail("run_ddp returned while its workers still had epochs to train: wait for them with "
              "context.join() until it returns True")
     if not _is_running(pid):
@@ -602,12 +737,12 @@ def test_ddp_setup_gives_up_when_a_rank_is_missing(nb):
     pid = nb.process_id()
     started = time.monotonic()
     try:
-        nb.call("ddp_setup", 0, 2, "missing_rank_rendezvous", timeout_s=JOIN_TIMEOUT)
+        nb.call("ddp_setup", 0, 2, "missing_rank_rendezvous", timeout_s=MISSING_RANK_TIMEOUT)
     except CallTimeout:
         fail("rank 1 never joined the process group, and ddp_setup kept waiting until the time limit "
              "stopped it: pass timeout=datetime.timedelta(seconds=timeout_s) to init_process_group")
     except StudentError as error:
-        if error.exc_type == "NotImplementedError" or time.monotonic() - started < 0.8 * JOIN_TIMEOUT:
+        if error.exc_type == "NotImplementedError" or time.monotonic() - started < 0.8 * MISSING_RANK_TIMEOUT:
             raise
         return
     finally:
@@ -640,7 +775,7 @@ def test_ddp_cleanup_destroys_the_group(nb):
 @pytest.mark.grade(1, fn="train_rank")
 def test_train_rank_leaves_the_group(nb, rng):
     """train_rank returns rank 0's state_dict and leaves the process group, so the process can train again."""
-    case = _training_case(rng, world_size=1, epochs=1)
+    case = _random_case(rng, world_size=1, epochs=1)
     arguments = {"epochs": 1, "lr": case.lr, "batch_size": case.batch_size, "seed": case.seed,
                  "timeout_s": RUN_TIMEOUT}
     for attempt in ("a", "b"):
