@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, TextIO
 
+from autograder import output_encoding
 from autograder.check import NotebookCheck, complete, find_notebooks, verdicts_from_output
 from autograder.course import AssignmentSpec
-from autograder.reporters import encoding
-from autograder.reporters.encoding import terminal_text
+from autograder.output_encoding import terminal_text
 
 if TYPE_CHECKING:
     from autograder.grading.results import NotebookResult, SubmissionResult
@@ -61,11 +61,11 @@ def escape_property(text: str) -> str:
 
 
 def markdown_text(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Student-influenced text as inert Markdown on one line (see reporters.encoding), at most ``limit`` long."""
+    """Student-influenced text as inert Markdown on one line (see output_encoding), at most ``limit`` long."""
     text = " ".join(str(text).split())
     if len(text) > limit:
         text = text[:limit - 1] + "\u2026"
-    return encoding.markdown_text(text)
+    return output_encoding.markdown_text(text)
 
 
 # ------------------------------------------------------------------------------------------ the event

@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as error:  # its message may quote a file name from a submission: shown, never interpreted
-        from autograder.reporters.encoding import terminal_text
+        from autograder.output_encoding import terminal_text
 
         print(f"autograder {args.command}: {terminal_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
@@ -261,10 +261,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
+    from autograder.reporters.csvfile import write_grades
     from autograder.results_folder import merge
 
     output = _output(args)
-    students = merge(sources=args.sources, out_dir=args.out, assignment=assignment_spec(args.assignment))
+    assignment = assignment_spec(args.assignment)
+    students = merge(sources=args.sources, out_dir=args.out)
+    write_grades(args.out, assignment=assignment)
     output.say(f"merged {len(students)} students from {len(args.sources)} shards into {args.out}")
     if args.gradebook:
         from autograder.nbgrader.gradebook import merge_gradebooks

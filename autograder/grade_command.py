@@ -122,7 +122,7 @@ def _grader_errors(results, *, out: Path | None) -> int:
 
 
 def _print_regrades(regrades, *, output: Output) -> None:
-    from autograder.reporters.encoding import terminal_text
+    from autograder.output_encoding import terminal_text
 
     moved = [regrade for regrade in regrades if regrade is not None and regrade.moved]
     if not moved or output.format == "json":
@@ -139,7 +139,8 @@ def _grade_class(request: GradeRequest, *, setup, output: Output, record, regrad
     from autograder.grading.batch import grade_class
     from autograder.reporters.progress import ClassProgress
     from autograder.notebooks import students_in
-    from autograder.results_folder import check_distinct, finished_students, write_grades, write_result
+    from autograder.reporters.csvfile import write_grades
+    from autograder.results_folder import check_distinct, finished_students, write_result
 
     check_distinct([name for name, _ in students_in(request.path)], where=request.path)
     skip = finished_students(request.out) if request.resume and request.out.is_dir() else set()
@@ -164,8 +165,9 @@ def _grade_student(request: GradeRequest, *, setup, sandbox, spec, regrades: lis
     from autograder.files import write_atomically
     from autograder.grading import schema
     from autograder.grading.runner import grade_one
+    from autograder.reporters.csvfile import write_grades
     from autograder.reporters.gradescope import to_gradescope
-    from autograder.results_folder import write_grades, write_result
+    from autograder.results_folder import write_result
 
     student = student_name(request.path, assignment=spec.name)
     with sandbox:

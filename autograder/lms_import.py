@@ -29,13 +29,10 @@ or a number for folders, which have none (``Jane_Doe-1``); a name that is still 
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import os
 import re
 import stat
-import unicodedata
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,13 +40,11 @@ from typing import Iterator
 
 from autograder.course import AssignmentSpec
 from autograder.errors import UsageError
-from autograder.reporters.encoding import csv_text, terminal_text
-
-MANIFEST = "lms_students.csv"
+from autograder.lms_students import MANIFEST, ImportedStudent, clean_name, manifest_text, read_manifest
+from autograder.output_encoding import terminal_text
 
 _CANVAS = re.compile(r"^(?P<login>[A-Za-z0-9-]+?)(?:_LATE|_late)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
 _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<participant>\d+)_assign(?:submission|feedback)_[a-z]+_?$")
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _IGNORED_QUIETLY = ("__MACOSX/", ".DS_Store", "Thumbs.db")
 
 
@@ -64,16 +59,6 @@ class ZipLimits:
     max_member_bytes: int = 64 << 20  # the grader refuses bigger notebooks anyway
     max_ratio: float = 100.0  # uncompressed / compressed, for members over ratio_floor_bytes
     ratio_floor_bytes: int = 1 << 20
-
-
-@dataclass(frozen=True)
-class ImportedStudent:
-    student: str  # the sub-directory's name, used as the student's name in results
-    lms: str  # "canvas", "moodle" or "directory"
-    lms_id: str  # Canvas user id, Moodle participant id, or ""
-    display_name: str
-    files: tuple[str, ...]
-    name_clash: str = ""  # the folder name that several submitters' names made (all kept apart), or ""
 
 
 @dataclass(frozen=True)
@@ -147,13 +132,6 @@ def check_archive(archive: zipfile.ZipFile, limits: ZipLimits = ZipLimits()) -> 
         if total > limits.max_total_bytes:
             raise UnsafeArchive(f"the archive unpacks to more than {limits.max_total_bytes} bytes")
     return members
-
-
-def clean_name(text: str, fallback: str = "student") -> str:
-    """Letters, digits, '.', '_' and '-' only ("Ünal Çelik" -> "Unal_Celik"), never starting with a dot."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    cleaned = _SAFE.sub("_", ascii_text).strip("._-")
-    return cleaned[:80] or fallback
 
 
 @dataclass
@@ -352,32 +330,10 @@ def _copy_limited(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
 
 
 def write_manifest(report: ImportReport, path: Path) -> None:
-    """``student, lms, lms_id, display_name, files, name_clash``: how the archive's names were mapped to
-    students; ``name_clash`` is the folder name that several submitters' names made, the same in each of
-    their rows (each got a folder of its own), and empty for a name that clashed with none."""
+    """Write the import's ``lms_students.csv`` (columns: :func:`autograder.lms_students.manifest_text`)."""
     from autograder.files import write_atomically
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "lms", "lms_id", "display_name", "files", "name_clash"])
-    for s in report.students:
-        # Names come from the archive: a display name "=HYPERLINK(...)" must stay text in a spreadsheet.
-        cells = (s.student, s.lms, s.lms_id, s.display_name, " ".join(s.files), s.name_clash)
-        writer.writerow([csv_text(cell) for cell in cells])
-    write_atomically(path, buffer.getvalue())
-
-
-def read_manifest(out_dir: Path) -> dict[str, ImportedStudent]:
-    """The students of a graded zip import, by student name ({} when the class was not imported from a zip)."""
-    path = out_dir / MANIFEST
-    if not path.is_file():
-        return {}
-    with path.open(encoding="utf-8", newline="") as stream:
-        return {row["student"]: ImportedStudent(student=row["student"], lms=row["lms"], lms_id=row["lms_id"],
-                                                display_name=row["display_name"],
-                                                files=tuple(row["files"].split()),
-                                                name_clash=row.get("name_clash") or "")
-                for row in csv.DictReader(stream)}
+    write_atomically(path, manifest_text(report.students))
 
 
 __all__ = ["UnsafeArchive", "ZipLimits", "ImportReport", "ImportedStudent", "check_archive", "clean_name",

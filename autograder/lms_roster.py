@@ -11,7 +11,7 @@ class, the LMS's own export gives them (``autograder export --roster FILE``):
   ``Identifier, Full name, Email address, ...`` with ``Identifier`` like ``Participant 12345``.
 
 A student's folder matches a roster row when its name, cleaned as the zip import cleans names
-(:func:`~autograder.lms_import.clean_name`) and with letter case ignored, is one of the row's names:
+(:func:`~autograder.lms_students.clean_name`) and with letter case ignored, is one of the row's names:
 for Canvas the user id, SIS user id, SIS login id, the name as Canvas writes it (``Doe, Jane``), in
 "first last" order, or as it appears in Canvas's download file names (``doejane``); for Moodle the
 participant id, the full name (``Jane Doe``), the e-mail address or its part before the "@".  A
@@ -29,7 +29,7 @@ from enum import Enum
 from pathlib import Path
 
 from autograder.errors import UsageError
-from autograder.lms_import import ImportedStudent, clean_name
+from autograder.lms_students import ImportedStudent, clean_name
 
 LMS_NAMES = {"canvas": "Canvas", "moodle": "Moodle"}
 ID_NAMES = {"canvas": "Canvas user id", "moodle": "Moodle participant id"}

@@ -18,14 +18,13 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import AssignmentSpec
 from autograder.errors import UsageError
 from autograder.files import write_atomically
 from autograder.grading import schema
 from autograder.grading.results import SubmissionResult
 
 HISTORY = "history"
-GRADES = "grades.csv"
+GRADES = "grades.csv"  # written by autograder.reporters.csvfile.write_grades
 
 
 @dataclass(frozen=True)
@@ -137,17 +136,9 @@ def finished_students(out_dir: Path) -> set[str]:
     return done
 
 
-def write_grades(out_dir: Path, *, assignment: AssignmentSpec) -> Path:
-    """``grades.csv`` from the latest results in ``out_dir``."""
-    from autograder.reporters.csvfile import grades_csv
-
-    target = out_dir / GRADES
-    write_atomically(target, grades_csv(read_results(out_dir), assignment=assignment))
-    return target
-
-
-def merge(*, sources: list[Path], out_dir: Path, assignment: AssignmentSpec) -> list[str]:
-    """Combine the results of disjoint shards into ``out_dir``; rebuild ``grades.csv``."""
+def merge(*, sources: list[Path], out_dir: Path) -> list[str]:
+    """Combine the results of disjoint shards into ``out_dir``; the merged students, sorted.
+    ``grades.csv`` is then rebuilt by the caller (:func:`autograder.reporters.csvfile.write_grades`)."""
     seen: dict[str, Path] = {}
     for source in sources:
         for result in read_results(source):
@@ -156,5 +147,4 @@ def merge(*, sources: list[Path], out_dir: Path, assignment: AssignmentSpec) -> 
                                  "merge the results of disjoint shards only")
             seen[result.student] = source
             write_result(out_dir, result)
-    write_grades(out_dir, assignment=assignment)
     return sorted(seen)

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.reporters.encoding import csv_text, html_text, markdown_code, markdown_text, terminal_text
+from autograder.output_encoding import csv_text, html_text, markdown_code, markdown_text, terminal_text
 from tests.conftest import SOLUTIONS
 
 # ---------------------------------------------------------------- one function per format

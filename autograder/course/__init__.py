@@ -45,7 +45,7 @@ class NotebookSpec:
     book_section: str
     # What each function returns, as the notebook states it (see autograder/course/returns.py); a function
     # without a declaration is held to no return type.
-    returns: dict[str, Returns] = field(default_factory=dict)
+    returns: dict[str, Returns] = field(default_factory=dict, compare=False)  # a dict: kept out of the hash
 
     @property
     def filename(self) -> str:

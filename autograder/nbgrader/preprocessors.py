@@ -33,8 +33,8 @@ from autograder.files import write_atomically
 from autograder.grading import schema
 from autograder.grading.results import CheckResult, NotebookResult, Status, SubmissionResult
 from autograder.nbgrader.engine import SandboxSettings, grade_notebook
+from autograder.output_encoding import markdown_text
 from autograder.reporters.by_function import FunctionChecks, by_function, markdown_lines
-from autograder.reporters.encoding import markdown_text
 from autograder.sandbox.isolation import STRICT_PROTECTIONS, IsolationPlan
 from autograder.sandbox.limits import Limits
 

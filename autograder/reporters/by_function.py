@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Collection, Generic, Iterable, Protocol, TypeVar
 
 from autograder.grading.results import FailureKind, Status
-from autograder.reporters.encoding import markdown_code, markdown_text
+from autograder.output_encoding import markdown_code, markdown_text
 
 __all__ = ["FunctionChecks", "by_function", "markdown_lines"]
 

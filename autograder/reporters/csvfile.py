@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Iterable
 
 from autograder.course import AssignmentSpec
+from autograder.files import write_atomically
 from autograder.grading.results import SubmissionResult
-from autograder.reporters.encoding import csv_text
+from autograder.output_encoding import csv_text
+from autograder.results_folder import GRADES, read_results
+
+
+def write_grades(out_dir: Path, *, assignment: AssignmentSpec) -> Path:
+    """``grades.csv`` in the results folder ``out_dir``, from the latest results there."""
+    target = out_dir / GRADES
+    write_atomically(target, grades_csv(read_results(out_dir), assignment=assignment))
+    return target
 
 
 def grades_csv(results: Iterable[SubmissionResult], *, assignment: AssignmentSpec) -> str:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import AssignmentSpec
+from autograder.output_encoding import html_text, markdown_code, markdown_text
 from autograder.reporters.by_function import FunctionChecks, by_function
 from autograder.reporters.classdata import (CheckRecord, StudentRecord, load_results, notebook_stems)
-from autograder.reporters.encoding import html_text, markdown_code, markdown_text
 from autograder.files import write_atomically
 
 DOCS = "https://pytorch.org/docs/stable"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import AssignmentSpec
+from autograder.output_encoding import html_text
 from autograder.reporters import plots
-from autograder.reporters.encoding import html_text
 from autograder.reporters.classdata import (NOT_AVAILABLE_MARK, StudentRecord, check_stats, load_results,
                                             notebook_stems, summary)
 from autograder.files import write_atomically

@@ -8,16 +8,16 @@
   Grade, Maximum Grade, Feedback comments``); ``Identifier`` is
   ``Participant <id>``.
 
-The ids come from the zip import's ``lms_students.csv`` or from the LMS's own
-export given as a roster (:mod:`autograder.lms_roster`); every student left
-without one is reported (:func:`missing_id_warnings`), never dropped silently.
+The ids come from the zip import's ``lms_students.csv`` (:mod:`autograder.lms_students`)
+or from the LMS's own export given as a roster (:mod:`autograder.lms_roster`); every
+student left without one is reported (:func:`missing_id_warnings`), never dropped silently.
 
 Totals include extra credit, so a total can exceed the maximum.  Numeric
 columns hold numbers or nothing: extra credit that the grading machine could not
 award is an empty cell (an import reads it as "no grade"; "n/a" would stop it),
 and "n/a" appears only in Moodle's feedback comment, which is text.  Every text
 cell (names, ids, statuses, comments, the column name) goes through
-:func:`~autograder.reporters.encoding.csv_text`; numbers are written as they are.
+:func:`~autograder.output_encoding.csv_text`; numbers are written as they are.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from pathlib import Path
 
 from autograder.course import AssignmentSpec
 from autograder.errors import UsageError
-from autograder.lms_import import read_manifest
 from autograder.lms_roster import (ID_NAMES, LMS_NAMES, LmsIdentity, Matching, Unmatched, match_students,
                                    read_roster)
+from autograder.lms_students import read_manifest
+from autograder.output_encoding import csv_text, terminal_text
 from autograder.reporters.classdata import NOT_AVAILABLE_MARK, StudentRecord, load_results, notebook_stems
-from autograder.reporters.encoding import csv_text, terminal_text
 
 FORMATS = ("plain", "canvas", "moodle")
 

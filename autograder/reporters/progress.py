@@ -6,7 +6,7 @@ import sys
 import time
 
 from autograder.grading.results import SubmissionResult
-from autograder.reporters.encoding import terminal_text
+from autograder.output_encoding import terminal_text
 
 
 class ClassProgress:

@@ -1,7 +1,7 @@
 """Plain-text score tables for the terminal (rich is used for colour only on a TTY).
 
 Every string from a submission (student names, messages) passes through
-:func:`~autograder.reporters.encoding.terminal_text` here, once: escape
+:func:`~autograder.output_encoding.terminal_text` here, once: escape
 sequences are shown, never sent to the terminal, and a message stays on its line.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from autograder.grading.results import Status, SubmissionResult
+from autograder.output_encoding import terminal_text
 from autograder.reporters.classdata import NOT_AVAILABLE_MARK
-from autograder.reporters.encoding import terminal_text
 
 
 def score_table(results: Iterable[SubmissionResult]) -> list[list[str]]:
