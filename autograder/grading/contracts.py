@@ -101,11 +101,12 @@ def inexact_problem(value: Any, declared: Returns) -> str | None:
     for index, (item, item_declared) in enumerate(zip(value, items)):
         problem = inexact_problem(item, item_declared)
         if problem is not None:
-            return f"item {index} of what it returned is {describe(item)}, not {item_declared.words()}"
+            return (f"item {index} of what it returned is {describe(item)}, not {item_declared.words()}"
+                    f"{_CONVERT.get(item_declared.kind, '')}")
     return None
 
 
-_CONVERT = {Kind.INT: " (for example with int(...))", Kind.FLOAT: " (for example with .item() or float(...))"}
+_CONVERT = {Kind.INT: " (for example with int(...))", Kind.FLOAT: " (for example with loss.item() or float(...))"}
 
 
 def _number_problem(value: Any, devices: frozenset[str]) -> str | None:

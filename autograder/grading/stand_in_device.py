@@ -89,13 +89,12 @@ def expected_step(model: nn.Module, features: torch.Tensor, labels: torch.Tensor
     if logits_on and not placement.labels:
         labels = torch.zeros_like(labels)
     elif placement.labels and not logits_on:
-        logits = torch.zeros_like(logits)
+        logits = logits * 0
     loss = F.cross_entropy(logits, labels)
     parameters = list(model.parameters())
     for parameter in parameters:
         parameter.grad = None
-    if loss.requires_grad:
-        loss.backward()
+    loss.backward()
     with torch.no_grad():
         for parameter in parameters:
             if parameter.grad is not None:

@@ -162,8 +162,16 @@ class StandInDevice(TorchFunctionMode):
 
     @staticmethod
     def _host_as_zeros(tree: Any, left: list[torch.Tensor]) -> Any:
+        """``tree`` with the tensors in ``left`` read as zeros (times zero where they need a gradient,
+        so that a backward pass through them still runs, and gives them none)."""
         ids = {id(tensor) for tensor in left}
-        return tree_map(lambda value: torch.zeros_like(value) if id(value) in ids else value, tree)
+
+        def zeros(value: Any) -> Any:
+            if id(value) not in ids:
+                return value
+            return value * 0 if value.requires_grad else torch.zeros_like(value)
+
+        return tree_map(zeros, tree)
 
     def _where(self, func: Callable) -> Any:
         if func == _DEVICE:
