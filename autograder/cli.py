@@ -178,6 +178,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the reviewed equivalent mutants, DIR/<notebook>.toml "
                              "(default: autograder/mutation/equivalent/)")
 
+    similarity = commands.add_parser("similarity", parents=[p["assignment"], p["notebooks"], p["talk"]],
+                                     help="rank every pair of students by how alike their solution code is "
+                                          "(copydetect fingerprints; the handout never counts)")
+    similarity.add_argument("class_dir", type=Path, metavar="CLASS_DIR",
+                            help="a directory with one sub-directory of notebooks per student")
+    similarity.add_argument("--to", type=Path, default=None, metavar="FILE.csv",
+                            help="write every pair here as CSV: student_a,student_b,score (best first)")
+    similarity.add_argument("--html", type=Path, default=None, metavar="FILE.html",
+                            help="write one self-contained HTML page: the ranking, and the top pairs' code side "
+                                 "by side with the matches marked")
+    similarity.add_argument("--top", type=int, default=10, metavar="N",
+                            help="pairs printed, and shown side by side in --html (default: 10)")
+
     own = _parents()  # ci changes a shared option's default: its parents must be its own objects
     ci = commands.add_parser("ci", parents=[own["assignment"], own["notebooks"], own["sandbox"], own["talk"]],
                              help="grade a pull request on GitHub Actions (summary, outputs, annotations)")
@@ -401,6 +414,13 @@ def cmd_mutate(args: argparse.Namespace) -> int:
                   output=_output(args))
 
 
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from autograder.similarity.command import SimilarityRequest, run_similarity
+
+    request = SimilarityRequest(class_dir=args.class_dir, csv_path=args.to, html_path=args.html, top=args.top)
+    return run_similarity(request, spec=assignment_spec(args.assignment, args.notebook), output=_output(args))
+
+
 def cmd_ci(args: argparse.Namespace) -> int:
     from autograder import ci
     from autograder.grading.errors import GraderError
@@ -434,4 +454,5 @@ def cmd_ci(args: argparse.Namespace) -> int:
 COMMANDS = {"grade": cmd_grade, "demo": cmd_demo, "validate": cmd_validate, "merge": cmd_merge, "env": cmd_env,
             "build": cmd_build, "report": cmd_report, "export": cmd_export, "feedback": cmd_feedback,
             "release": cmd_release, "check": cmd_check, "ci": cmd_ci,
-            "update-course": cmd_update_course, "new": cmd_new, "mutate": cmd_mutate}
+            "update-course": cmd_update_course, "new": cmd_new, "mutate": cmd_mutate,
+            "similarity": cmd_similarity}

@@ -77,6 +77,7 @@ SHARDING = [("docs/sharding.md", "autograder grade submissions/ --out results/ -
             ("docs/sharding.md", "nbgrader generate_assignment appendix_a --force --db sqlite:///gradebook-1.db")]
 RELEASE = ("docs/ci.md", "autograder release ../appendix-a-course")
 MUTATE = ("docs/instructor-guide.md", "autograder mutate --notebook 02_tensors")
+SIMILARITY = ("docs/instructor-guide.md", "autograder similarity submissions/")  # run by tests/test_similarity.py
 SCAFFOLD = ("docs/instructor-guide.md", 'autograder new 07_attention --title "Self-attention" --section A.9.3 '
                                         "--function attention_weights --points 10")  # run by tests/test_scaffold.py
 STUDENT = [("autograder/templates/student/README.md", ".venv/bin/autograder env"),
@@ -86,7 +87,8 @@ CI = [("docs/ci.md", "sudo autograder ci --base base --head head --suites suites
       ("docs/ci.md", "sudo autograder ci --base base --head head --suites suites/appendix_a --results results.json "
                      "--comment comment.md")]
 RUN_BY_A_SCENARIO = {QUICKSTART, *INSTRUCTOR, NBGRADER_RELEASE, NBGRADER_GRADE, NBGRADER_FORMGRADER, NBGRADER_STUDENT,
-                     NBGRADER_SHARED_ACCOUNT, NBGRADER_README, NBGRADER_UPDATE, *SHARDING, RELEASE, SCAFFOLD, MUTATE, *STUDENT,
+                     NBGRADER_SHARED_ACCOUNT, NBGRADER_README, NBGRADER_UPDATE, *SHARDING, RELEASE, SCAFFOLD, MUTATE,
+                     SIMILARITY, *STUDENT,
                      *CI}
 
 
