@@ -17,15 +17,29 @@ from typing import Any, Mapping, NoReturn
 
 import torch
 
-from autograder.mistakes import matching_mistake
+from autograder.grading import accelerators
+from autograder.grading.stand_in_device import (PROBE, STAND_IN_DEVICE, Placement, expected_step,
+                                                on_stand_in_device, well_separated)
+from autograder.mistakes import known_mistakes, matching_mistake
 from autograder.sandbox.client import Ref
 from autograder.sandbox.codec import ForeignFloat, ForeignInt, TensorMeta, tensor_meta
-from autograder.sandbox.errors import StudentError
+from autograder.sandbox.errors import CallTimeout, SandboxError, StudentError
 from autograder.sandbox.vocabulary import OWN_CLASS, type_name
 
-__all__ = ["CheckFailed", "ExtraCreditUnavailable", "StudentError", "fail", "not_available",
-           "meta", "describe", "expect_tensor", "expect_number", "same_tensor",
-           "matching_variant", "tensor_change"]
+# The whole API of a hidden suite: a suite imports from this module only (held by
+# importlinter-suites.toml, tests/test_layers.py), besides torch, pytest and its own folder.
+__all__ = [
+    # outcomes
+    "CheckFailed", "ExtraCreditUnavailable", "fail", "not_available",
+    # judging values that came back
+    "meta", "describe", "expect_tensor", "expect_number", "same_tensor", "matching_variant", "known_mistakes",
+    "tensor_change",
+    # what a call can raise, and what stays in the notebook process
+    "StudentError", "SandboxError", "CallTimeout", "Ref",
+    # the grading machine's own accelerators, and the stand-in device for training loops
+    "accelerators", "PROBE", "STAND_IN_DEVICE", "Placement", "expected_step", "on_stand_in_device",
+    "well_separated",
+]
 
 
 class CheckFailed(AssertionError):

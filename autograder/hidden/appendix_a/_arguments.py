@@ -19,8 +19,7 @@ from typing import Any, Sequence
 
 import torch
 
-from autograder.grading.judge import fail, meta, tensor_change
-from autograder.sandbox.client import Ref
+from autograder.grading.judge import Ref, fail, meta, tensor_change
 
 __all__ = ["InNotebook", "call_once", "call_twice"]
 

@@ -22,8 +22,7 @@ import pytest
 import torch
 
 from _arguments import InNotebook, call_twice
-from autograder.grading.judge import StudentError, describe, expect_tensor, fail, matching_variant, meta
-from autograder.mistakes import known_mistakes
+from autograder.grading.judge import StudentError, describe, expect_tensor, fail, known_mistakes, matching_variant, meta
 
 NOTEBOOK = "02_tensors"
 

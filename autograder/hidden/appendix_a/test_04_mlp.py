@@ -30,17 +30,17 @@ from appendix_a_reference import (
     sequential_batches,
 )
 from autograder.grading.judge import (
+    Ref,
+    SandboxError,
     StudentError,
     describe,
     expect_number,
     expect_tensor,
     fail,
+    known_mistakes,
     matching_variant,
     same_tensor,
 )
-from autograder.mistakes import known_mistakes
-from autograder.sandbox.client import Ref
-from autograder.sandbox.errors import SandboxError
 
 NOTEBOOK = "04_mlp"
 

@@ -33,13 +33,18 @@ from appendix_a_reference import (
     reference_train,
     sequential_batches,
 )
-from autograder.grading import accelerators
-from autograder.grading.judge import StudentError, describe, fail, matching_variant, meta, not_available
-from autograder.grading.stand_in_device import (
+from autograder.grading.judge import (
     PROBE,
     STAND_IN_DEVICE,
     Placement,
+    StudentError,
+    accelerators,
+    describe,
     expected_step,
+    fail,
+    matching_variant,
+    meta,
+    not_available,
     on_stand_in_device,
     well_separated,
 )
