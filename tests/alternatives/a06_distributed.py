@@ -94,4 +94,33 @@ def run_ddp(model, X, y, world_size=2, epochs=2, lr=0.5, batch_size=2, seed=0, t
 ''',
 }
 
-ALTERNATIVES = {"processes": _PROCESSES}
+# The launcher waits by polling, asleep between looks, and stops its workers with terminate().
+_POLLING = {
+    "run_ddp": '''
+def run_ddp(model, X, y, world_size=2, epochs=2, lr=0.5, batch_size=2, seed=0, timeout_s=10.0, workdir="ddp_run"):
+    import time
+    os.makedirs(workdir, exist_ok=True)
+    init_file = os.path.join(workdir, "rendezvous")
+    save_path = os.path.join(workdir, "rank0_model.pt")
+    for stale in (init_file, save_path):
+        if os.path.exists(stale):
+            os.remove(stale)
+    context = mp.start_processes(
+        train_rank,
+        args=(world_size, model, X, y, init_file, save_path, epochs, lr, batch_size, seed, timeout_s),
+        nprocs=world_size, join=False, start_method="fork",
+    )
+    try:
+        while any(process.is_alive() for process in context.processes):
+            time.sleep(0.02)
+        context.join()
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+    return torch.load(save_path, weights_only=True)
+''',
+}
+
+ALTERNATIVES = {"processes": _PROCESSES, "polling": _POLLING}

@@ -60,6 +60,16 @@ _WAIT_AND_CLEAN = '''try:
 _WAIT_ONLY = '''while not context.join():
         pass'''
 
+_WAIT_AND_CLEAN_ON_CTRL_C = '''try:
+        while not context.join():
+            pass
+    except KeyboardInterrupt:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+            process.join()
+        raise'''
+
 
 def _launch(*, nprocs: str = "world_size", wait: str = _WAIT_AND_CLEAN) -> str:
     return _LAUNCH.format(nprocs=nprocs, wait=wait)
@@ -137,6 +147,14 @@ def make_distributed_loader(X, y, rank, world_size, batch_size=2, seed=0):
         name="distributed_launch_leaves_workers",
         defect="run_ddp waits for its workers without a finally block: interrupted, it leaves them running.",
         cells={"run_ddp": _launch(wait=_WAIT_ONLY)},
+        loses=frozenset({"test_run_ddp_stops_its_workers_when_interrupted"}),
+        message_contains="kept running",
+    ),
+    Mutant(
+        name="distributed_launch_cleans_up_on_ctrl_c_only",
+        defect="run_ddp stops its workers only on KeyboardInterrupt, not when a time limit interrupts it "
+               "(the grader's early interruption is the time limit's, as it would come later).",
+        cells={"run_ddp": _launch(wait=_WAIT_AND_CLEAN_ON_CTRL_C)},
         loses=frozenset({"test_run_ddp_stops_its_workers_when_interrupted"}),
         message_contains="kept running",
     ),

@@ -31,7 +31,6 @@ import os
 import signal
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,6 +295,17 @@ def reference_ddp(case: TrainingCase, *, synchronised: bool = True, set_epoch: b
     return {key: value.detach().clone() for key, value in model.state_dict().items()}
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """Tiny models train fastest on one thread: a pool of several only waits for busy cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @dataclass(frozen=True)
 class ExpectedWeights:
     """Rank 0's weights after the right training of a case, and after each of its mistakes (by name)."""
@@ -305,8 +315,9 @@ class ExpectedWeights:
 
     @classmethod
     def of(cls, case: TrainingCase) -> "ExpectedWeights":
-        return cls(right=reference_ddp(case),
-                   wrong={mistake.name: reference_ddp(case, **mistake.flags) for mistake in _mistakes(case)})
+        with _one_thread():
+            return cls(right=reference_ddp(case),
+                       wrong={mistake.name: reference_ddp(case, **mistake.flags) for mistake in _mistakes(case)})
 
     def separated(self) -> bool:
         """Whether every two of the results differ visibly (so that each mistake can be named)."""
@@ -423,6 +434,12 @@ def _hang_cause(started: int, world_size: int) -> str:
     return "a rank never joined the process group"
 
 
+def _limit_check(nb, seconds: float) -> None:
+    """Give the check's remaining calls at most ``seconds`` (never more than its own budget left)."""
+    limit = time.monotonic() + seconds
+    nb.check_deadline = limit if nb.check_deadline is None else min(nb.check_deadline, limit)
+
+
 def _stop_leftovers(nb, pid: int) -> None:
     """End a notebook process that may still run workers (the next check starts a fresh one)."""
     if _live_children(pid) and nb.process_id() == pid:
@@ -450,20 +467,26 @@ class DdpRun:
         return self.returned
 
 
-# The shared run of each notebook session (the ``nb`` object). A session is one submission's
-# notebook under one seed, so a run is never judged for another student or another seed; a
-# session that is gone takes its run with it.
-_RUNS: "weakref.WeakKeyDictionary[object, DdpRun]" = weakref.WeakKeyDictionary()
+# The shared run of each notebook session (the ``nb`` object: one submission's notebook under one
+# seed), so that a run is never judged for another student or another seed. Forgotten when the
+# session's checks end (a failure's traceback holds the session).
+_RUNS: dict[object, DdpRun] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_shared_run(nb):
+    yield
+    _RUNS.pop(nb, None)
 
 
 def _shared_run(nb, rng: torch.Generator) -> DdpRun:
-    """The two-rank, two-epoch run of run_ddp that the synchronisation and reshuffling checks both judge.
+    """The two-rank, three-epoch run of run_ddp that the synchronisation and reshuffling checks both judge.
 
     The first of them to run makes it, with a case drawn from its own ``rng`` (the synchronisation
     check's when the whole suite runs, in its order); the other judges the same run.
     """
     if nb not in _RUNS:
-        case, expected = _training_case(rng, world_size=2, epochs=2)
+        case, expected = _training_case(rng, world_size=2, epochs=3)
         run = DdpRun(case=case, expected=expected)
         try:
             run.returned = _run_ddp(nb, case, workdir="ddp_shared")
@@ -657,7 +680,7 @@ def test_train_rank_gradients_synchronised(nb, rng):
 
 @pytest.mark.grade(1, fn="train_rank")
 def test_train_rank_reshuffles_every_epoch(nb, rng):
-    """Over two epochs the shards are reshuffled every epoch with set_epoch, as in the reference."""
+    """Over several epochs the shards are reshuffled every epoch with set_epoch, as in the reference."""
     run = _shared_run(nb, rng)
     _judge_training(run.result(), run.case, run.expected, what="run_ddp")
 
@@ -670,40 +693,71 @@ def test_run_ddp_world_size_three(nb, rng):
     _judge_training(state, case, expected, what="run_ddp")
 
 
+@dataclass(frozen=True)
+class Interruption:
+    """What the grader saw of a run_ddp call that trains "forever" and was interrupted by its time limit."""
+
+    pid: int
+    early: bool             # the grader sent the time limit as soon as the workers ran
+    returned: bool          # run_ddp returned instead of being interrupted
+    most_workers: int       # -1: not observable here
+    still_running: bool     # the notebook process outlived the interruption
+    leftovers: int = 0      # workers still running afterwards
+    open_ports: int = 0     # listening sockets left in the notebook's network namespace
+
+
+def _interrupt_training(nb, case: TrainingCase, *, early: bool) -> Interruption:
+    """Call run_ddp on a case with endless epochs and let the time limit interrupt it.
+
+    ``early``: the limit comes as soon as the workers run and the launcher waits for them
+    (see ``_WorkerWatch``); otherwise after ``STOP_AFTER`` seconds, as a time limit would.
+    """
+    _stop_leftovers(nb, nb.process_id())  # workers an earlier check left would count as this run's
+    model = nb.make_model(case.layers, state_dict=case.state)
+    pid = nb.process_id()
+    _limit_check(nb, STOP_AFTER)
+    returned = False
+    with _WorkerWatch(pid, interrupt_at=case.world_size if early else None) as watch:
+        try:
+            nb.call("run_ddp", model, case.X, case.y, **case.kwargs(), timeout_s=RUN_TIMEOUT, workdir="ddp_forever")
+            returned = True
+        except CallTimeout:
+            pass
+    if returned or not _is_running(pid):
+        return Interruption(pid, watch.interrupted, returned, watch.most, _is_running(pid))
+    return Interruption(pid, watch.interrupted, returned, watch.most, True, leftovers=len(_leftovers(pid)),
+                        open_ports=_listening_ports(pid) or 0)
+
+
 @pytest.mark.grade(1, fn="run_ddp")
 def test_run_ddp_stops_its_workers_when_interrupted(nb, rng):
     """Interrupted by the time limit while its workers train, run_ddp stops them: no process is left running."""
     case = _random_case(rng, world_size=2, epochs=10**7)
-    _stop_leftovers(nb, nb.process_id())  # workers an earlier check left would count as this run's
-    model = nb.make_model(case.layers, state_dict=case.state)
-    pid = nb.process_id()
-    nb.check_deadline = time.monotonic() + STOP_AFTER
-    try:
-        # The time limit comes as soon as both workers run and the launcher waits for them.
-        with _WorkerWatch(pid, interrupt_at=case.world_size) as watch:
-            nb.call("run_ddp", model, case.X, case.y, **case.kwargs(), timeout_s=RUN_TIMEOUT, workdir="ddp_forever")
-    except CallTimeout:
-        pass
-    else:
-        if watch.interrupted:
+    seen = _interrupt_training(nb, case, early=True)
+    if seen.early and (seen.leftovers or seen.open_ports):
+        # Interrupted that early, the launcher may not have reached its clean-up yet: what counts is
+        # whether it cleans up when the limit comes later, while it waits.
+        nb.close()
+        seen = _interrupt_training(nb, case, early=False)
+    if seen.returned:
+        if seen.early:
             nb.close()  # the interruption may have reached the notebook process after run_ddp returned
         fail("run_ddp returned while its workers still had epochs to train: wait for them with "
              "context.join() until it returns True")
-    if not _is_running(pid):
+    if not seen.still_running:
         fail("run_ddp did not stop when the time limit interrupted it, and the grader had to end the "
              "notebook process: wait with context.join() in Python and clean up in a finally block")
-    left = _leftovers(pid)
-    if left:
+    if seen.leftovers:
         nb.close()
-        fail(f"after run_ddp was interrupted, {len(left)} worker process{'es' if len(left) != 1 else ''} "
+        fail(f"after run_ddp was interrupted, {seen.leftovers} worker process{'es' if seen.leftovers != 1 else ''} "
              "kept running: in a finally block, kill() and join() every process of context.processes "
              "that is_alive()")
-    if _listening_ports(pid):
+    if seen.open_ports:
         nb.close()
         fail("after run_ddp was interrupted, a port of the process group was still open: stop every "
              "worker in a finally block, so that their connections close")
-    if 0 <= watch.most < case.world_size:
-        fail(f"run_ddp started {watch.most} worker processes for world_size={case.world_size}: "
+    if 0 <= seen.most_workers < case.world_size:
+        fail(f"run_ddp started {seen.most_workers} worker processes for world_size={case.world_size}: "
              "start one per rank (nprocs=world_size)")
 
 
@@ -733,7 +787,7 @@ def test_ddp_setup_meets_through_init_file(nb):
 @pytest.mark.grade(2, fn="ddp_setup")
 def test_ddp_setup_gives_up_when_a_rank_is_missing(nb):
     """When rank 1 never joins, ddp_setup(0, 2, ...) raises after timeout_s instead of hanging."""
-    nb.check_deadline = time.monotonic() + HANG_BUDGET
+    _limit_check(nb, HANG_BUDGET)
     pid = nb.process_id()
     started = time.monotonic()
     try:
