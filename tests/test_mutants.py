@@ -31,7 +31,7 @@ def _modules(package):
             for info in pkgutil.iter_modules(package.__path__)]
 
 
-# A notebook whose grading starts several processes (about 10 s each): one seed per case and run,
+# A notebook whose grading starts several processes (about 2 s each): one seed per case and run,
 # still drawn in turn from the pool, so that the whole set keeps every seed of the pool.
 SLOW_NOTEBOOKS = {"06_distributed"}
 

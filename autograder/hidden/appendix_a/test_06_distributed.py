@@ -41,9 +41,7 @@ import torch.nn.functional as F
 from torch.utils.data.distributed import DistributedSampler
 
 from appendix_a_reference import model_from_state, random_state_dict
-from autograder.grading.judge import StudentError, describe, fail
-from autograder.sandbox.client import Ref
-from autograder.sandbox.errors import CallTimeout, SandboxError
+from autograder.grading.judge import CallTimeout, Ref, SandboxError, StudentError, describe, fail
 
 NOTEBOOK = "06_distributed"
 
@@ -434,10 +432,10 @@ def _hang_cause(started: int, world_size: int) -> str:
     return "a rank never joined the process group"
 
 
-def _limit_check(nb, seconds: float) -> None:
-    """Give the check's remaining calls at most ``seconds`` (never more than its own budget left)."""
+def _limit_check(nb, seconds: float, *, budget: float | None) -> None:
+    """Give the check's next calls ``seconds``, never past ``budget`` (the check's own deadline)."""
     limit = time.monotonic() + seconds
-    nb.check_deadline = limit if nb.check_deadline is None else min(nb.check_deadline, limit)
+    nb.check_deadline = limit if budget is None else min(budget, limit)
 
 
 def _stop_leftovers(nb, pid: int) -> None:
@@ -499,7 +497,7 @@ def _shared_run(nb, rng: torch.Generator) -> DdpRun:
 # ====================================================================== ddp_backend
 
 
-@pytest.mark.grade(1, fn="ddp_backend")
+@pytest.mark.grade(1, fn="ddp_backend", returns=True)
 def test_ddp_backend_by_gpu_count(nb):
     """ddp_backend picks nccl for two or more CUDA GPUs and gloo otherwise."""
     for count in (0, 1, 2, 3, 8):
@@ -636,7 +634,7 @@ def test_make_distributed_loader_set_epoch(nb, rng):
 # ====================================================================== save_from_rank0
 
 
-@pytest.mark.grade(1, fn="save_from_rank0")
+@pytest.mark.grade(1, fn="save_from_rank0", returns=True)
 def test_save_from_rank0_only_rank0_writes(nb, rng):
     """Only rank 0 writes the state_dict file (and says so); the other ranks write nothing."""
     layers = [("linear", _int(rng, 2, 5), _int(rng, 2, 5))]
@@ -685,7 +683,7 @@ def test_train_rank_reshuffles_every_epoch(nb, rng):
     _judge_training(run.result(), run.case, run.expected, what="run_ddp")
 
 
-@pytest.mark.grade(1, fn="run_ddp")
+@pytest.mark.grade(1, fn="run_ddp", returns=True)
 def test_run_ddp_world_size_three(nb, rng):
     """Three workers on a dataset that does not split evenly train like the reference; every rank joins."""
     case, expected = _training_case(rng, world_size=3, epochs=1, sizes=(7, 8, 10, 11))
@@ -706,7 +704,7 @@ class Interruption:
     open_ports: int = 0     # listening sockets left in the notebook's network namespace
 
 
-def _interrupt_training(nb, case: TrainingCase, *, early: bool) -> Interruption:
+def _interrupt_training(nb, case: TrainingCase, *, early: bool, budget: float | None) -> Interruption:
     """Call run_ddp on a case with endless epochs and let the time limit interrupt it.
 
     ``early``: the limit comes as soon as the workers run and the launcher waits for them
@@ -715,7 +713,7 @@ def _interrupt_training(nb, case: TrainingCase, *, early: bool) -> Interruption:
     _stop_leftovers(nb, nb.process_id())  # workers an earlier check left would count as this run's
     model = nb.make_model(case.layers, state_dict=case.state)
     pid = nb.process_id()
-    _limit_check(nb, STOP_AFTER)
+    _limit_check(nb, STOP_AFTER, budget=budget)
     returned = False
     with _WorkerWatch(pid, interrupt_at=case.world_size if early else None) as watch:
         try:
@@ -733,12 +731,13 @@ def _interrupt_training(nb, case: TrainingCase, *, early: bool) -> Interruption:
 def test_run_ddp_stops_its_workers_when_interrupted(nb, rng):
     """Interrupted by the time limit while its workers train, run_ddp stops them: no process is left running."""
     case = _random_case(rng, world_size=2, epochs=10**7)
-    seen = _interrupt_training(nb, case, early=True)
+    budget = nb.check_deadline
+    seen = _interrupt_training(nb, case, early=True, budget=budget)
     if seen.early and (seen.leftovers or seen.open_ports):
         # Interrupted that early, the launcher may not have reached its clean-up yet: what counts is
         # whether it cleans up when the limit comes later, while it waits.
         nb.close()
-        seen = _interrupt_training(nb, case, early=False)
+        seen = _interrupt_training(nb, case, early=False, budget=budget)
     if seen.returned:
         if seen.early:
             nb.close()  # the interruption may have reached the notebook process after run_ddp returned
@@ -764,7 +763,7 @@ def test_run_ddp_stops_its_workers_when_interrupted(nb, rng):
 # ====================================================================== inside the notebook process
 
 
-@pytest.mark.grade(1, fn="ddp_setup")
+@pytest.mark.grade(1, fn="ddp_setup", returns=True)
 def test_ddp_setup_meets_through_init_file(nb):
     """ddp_setup forms a group through the given init_file and returns the backend's name."""
     path = "setup_check_rendezvous"
@@ -787,7 +786,7 @@ def test_ddp_setup_meets_through_init_file(nb):
 @pytest.mark.grade(2, fn="ddp_setup")
 def test_ddp_setup_gives_up_when_a_rank_is_missing(nb):
     """When rank 1 never joins, ddp_setup(0, 2, ...) raises after timeout_s instead of hanging."""
-    _limit_check(nb, HANG_BUDGET)
+    _limit_check(nb, HANG_BUDGET, budget=nb.check_deadline)
     pid = nb.process_id()
     started = time.monotonic()
     try:
@@ -826,7 +825,7 @@ def test_ddp_cleanup_destroys_the_group(nb):
         nb.call("ddp_cleanup")
 
 
-@pytest.mark.grade(1, fn="train_rank")
+@pytest.mark.grade(1, fn="train_rank", returns=True)
 def test_train_rank_leaves_the_group(nb, rng):
     """train_rank returns rank 0's state_dict and leaves the process group, so the process can train again."""
     case = _random_case(rng, world_size=1, epochs=1)
