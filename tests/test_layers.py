@@ -1,5 +1,5 @@
 """The import contracts of pyproject.toml ([tool.importlinter], docs/architecture.md "Layers") hold,
-a back arrow breaks them, and the hidden suites' contract (importlinter-suites.toml) says what the
+a back arrow breaks them, and the hidden suites' contract (tests/importlinter-suites.toml) says what the
 suites still import besides the judge."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_a_back_arrow_into_the_sandbox_breaks_the_contracts(tmp_path):
 
 
 def test_the_hidden_suites_import_only_the_judge():
-    done = lint_imports(config=REPO_ROOT / "importlinter-suites.toml", root=REPO_ROOT)
+    done = lint_imports(config=REPO_ROOT / "tests" / "importlinter-suites.toml", root=REPO_ROOT)
     if "The hidden suites import only autograder.grading.judge of the package" not in done.stdout:
         pytest.fail(f"the suites' contract could not be checked:\n{done.stdout}{done.stderr}")
     assert done.returncode == 0, done.stdout

@@ -27,7 +27,7 @@ from autograder.sandbox.errors import CallTimeout, SandboxError, StudentError
 from autograder.sandbox.vocabulary import OWN_CLASS, type_name
 
 # The whole API of a hidden suite: a suite imports from this module only (held by
-# importlinter-suites.toml, tests/test_layers.py), besides torch, pytest and its own folder.
+# tests/importlinter-suites.toml, tests/test_layers.py), besides torch, pytest and its own folder.
 __all__ = [
     # outcomes
     "CheckFailed", "ExtraCreditUnavailable", "fail", "not_available",
