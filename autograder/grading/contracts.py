@@ -3,7 +3,7 @@
 Two questions, asked in this order by :class:`autograder.grading.session.StudentNotebook`:
 
 - :func:`unusable_problem`, after **every** call: can trusted code use this value as the
-  declaration says at all?  A NaN where a number is needed, a complex or meta tensor
+  declaration says at all?  A NaN where an int is needed, a complex or meta tensor
   where a real CPU tensor is needed, a tensor where a loader is needed, a tuple of the
   wrong length.  Such a value fails the check at the boundary, with the mistake named,
   before any suite code touches it; so it can never raise inside a suite and pass
@@ -43,7 +43,7 @@ def unusable_problem(value: Any, declared: Returns, *, devices: frozenset[str] =
         problems = [unusable_problem(value, choice, devices=devices) for choice in declared.items]
         return None if None in problems else f"returned {describe(value)}, not {declared.words()}"
     if kind in NUMBERS:
-        return _number_problem(value, devices)
+        return _number_problem(value, devices, finite=kind is not Kind.FLOAT)
     if kind is Kind.TENSOR:
         return _tensor_problem(value, devices)
     if kind is Kind.OBJECT:
@@ -109,7 +109,9 @@ def inexact_problem(value: Any, declared: Returns) -> str | None:
 _CONVERT = {Kind.INT: " (for example with int(...))", Kind.FLOAT: " (for example with loss.item() or float(...))"}
 
 
-def _number_problem(value: Any, devices: frozenset[str]) -> str | None:
+def _number_problem(value: Any, devices: frozenset[str], *, finite: bool) -> str | None:
+    """``finite``: NaN and infinities cannot stand for the number (an int or a bool); a float may be NaN
+    (a diverged training loss), which trusted code compares without raising."""
     if isinstance(value, torch.Tensor):
         problem = _tensor_problem(value, frozenset({"cpu"}))
         if problem is not None:
@@ -119,7 +121,7 @@ def _number_problem(value: Any, devices: frozenset[str]) -> str | None:
         value = value.item()
     elif not isinstance(value, (int, float)):  # bool is an int: usable, and only the exact type may fail it
         return f"returned {describe(value)}, not a number"
-    if isinstance(value, float) and not math.isfinite(value):
+    if finite and isinstance(value, float) and not math.isfinite(value):
         return f"returned {'nan' if math.isnan(value) else 'an infinite value'}, not a finite number"
     return None
 
